@@ -1,0 +1,1 @@
+"""Tests of `scenarios/`: scenario files, evidence, invariants, SLO assertions, results."""
