@@ -1,0 +1,1 @@
+"""Tests of the fakes: the calendar provider and the embedded Toxiproxy."""

@@ -1,0 +1,1 @@
+"""Tests of the fake calendar provider (fakes/calendar)."""
