@@ -93,6 +93,8 @@ class RequestRecord:
     `http_status` is None when no response arrived (connection error, client timeout).
     `body_digest` (sha256 of the canonical request body, when the driver knows it) tells a replay
     of the same body from a reuse of the key with another body; None means "one body per key".
+    `as_expected` is False when the driver knew which statuses were correct for this request (a
+    create: 201/202; a deliberate slot conflict: 409) and got another one; None when it did not.
     """
 
     scenario: str
@@ -109,6 +111,7 @@ class RequestRecord:
     replayed: bool
     outcome: Outcome
     body_digest: str | None = None
+    as_expected: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -302,7 +305,9 @@ def request_metrics(records: Sequence[RequestRecord], window_s: float) -> dict[s
     for record in records:
         by_outcome[record.outcome.value] += 1
     total = len(records)
-    errors = sum(by_outcome[outcome.value] for outcome in ERROR_OUTCOMES)
+    # A request fails when the service broke its contract (5xx, no answer) or answered other than
+    # the driver knew to be correct (e.g. a 422 to a valid create): either is not a success.
+    errors = sum(1 for r in records if r.outcome in ERROR_OUTCOMES or r.as_expected is False)
     latencies = [record.latency_ms for record in records]
     return {
         "requests": {

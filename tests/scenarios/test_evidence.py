@@ -159,7 +159,9 @@ def test_an_event_log_round_trips_and_is_byte_stable(tmp_path: Path) -> None:
     data = (tmp_path / "events.jsonl").read_bytes()
     assert digest == sha256_hex(data) and len(digest) == 64
     first_line = data.splitlines()[0].decode()
-    assert first_line.startswith('{"appointment_id":"appt-0","body_digest":null,"end_s":0.020000,')
+    assert first_line.startswith(
+        '{"appointment_id":"appt-0","as_expected":null,"body_digest":null,"end_s":0.020000,'
+    )
     back = read_jsonl(tmp_path / "events.jsonl", RequestRecord)
     assert back[-1].latency_ms == 12.0 and isinstance(back[-1].latency_ms, float)
     assert back[0].operation is Operation.CREATE and back[0].outcome is Outcome.CONFIRMED

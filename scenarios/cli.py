@@ -1,0 +1,186 @@
+"""`./run_scenarios.py`: the command line of the main job (DESIGN §10).
+
+Owns argument parsing, choosing scenarios, the run folder, progress and the summary table, and the
+exit code: 0 every scenario passed, 1 an assertion or invariant failed, 2 the harness itself could
+not run (a bad scenario file, a port taken, a process that did not start, an interruption).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scenarios.junit import write_junit
+from scenarios.processes import HarnessError, TerminationRequested, install_sigterm_handler
+from scenarios.results import RunInfo, build_results, exit_code, write_results
+from scenarios.spec import Scenario, ScenarioError, load_catalog, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = ROOT / "scenarios" / "catalog"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="run_scenarios.py",
+        description="Run Rehearsal's scenario catalog and write results_post.json.",
+    )
+    parser.add_argument("--mode", choices=["real", "sim"], default="real")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME|PATH",
+        help="a catalog scenario name or a path to a scenario file (repeatable; default: all)",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="override every scenario's seed")
+    parser.add_argument("--out", type=Path, default=ROOT / "results_post.json")
+    parser.add_argument(
+        "--junit", type=Path, default=None, help="JUnit XML (default: in the run folder)"
+    )
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs")
+    parser.add_argument("--report", action="store_true", help="render the HTML report afterwards")
+    parser.add_argument("--list", action="store_true", help="list the catalog and exit")
+    parser.add_argument("--target-url", default=None, help="test another Appointment v2 service")
+    parser.add_argument("--db-url", default=None, help="the service's database (default: SQLite)")
+    parser.add_argument("--api-key", default=None, help="bearer key for the service under test")
+    args = parser.parse_args(argv)
+    if args.seed is not None and args.seed < 0:
+        parser.error(f"--seed must be >= 0 (got {args.seed})")
+    return args
+
+
+def choose_scenarios(names: list[str], mode: str) -> list[Scenario]:
+    catalog = {s.name: s for s in load_catalog(CATALOG)}
+    if not names:
+        return [s for s in catalog.values() if mode in s.modes]
+    chosen = []
+    for name in names:
+        if name in catalog:
+            chosen.append(catalog[name])
+        elif Path(name).suffix in (".yaml", ".yml") or Path(name).exists():
+            chosen.append(load_scenario(Path(name)))
+        else:
+            known = ", ".join(sorted(catalog))
+            raise ScenarioError(
+                name, [f"no such scenario in the catalog ({known}) and no such file"]
+            )
+    return chosen
+
+
+def git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    try:
+        if args.list:
+            for scenario in load_catalog(CATALOG):
+                modes = ",".join(scenario.modes)
+                print(f"{scenario.name:32} [{modes}] {scenario.description}")
+            return 0
+        scenarios = choose_scenarios(args.scenario, args.mode)
+    except ScenarioError as exc:
+        print(f"run_scenarios.py: {exc}", file=sys.stderr)
+        return 2
+    if not scenarios:
+        print(f"run_scenarios.py: no scenario runs in {args.mode} mode", file=sys.stderr)
+        return 2
+    install_sigterm_handler()
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    run_dir = args.runs_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    t0 = time.monotonic()
+    print(
+        f"rehearsal run {run_id}: {len(scenarios)} scenario(s), mode {args.mode}, folder {run_dir}"
+    )
+    try:
+        if args.mode == "sim":
+            from scenarios.sim_mode import run_all_sim  # built with the SimPy twin
+
+            entries, notes = run_all_sim(scenarios, args.seed, run_dir, _progress)
+        else:
+            from scenarios.real_runner import run_all_real
+
+            entries, notes = run_all_real(scenarios, args, run_dir, _progress)
+    except HarnessError as exc:
+        print(f"\nrun_scenarios.py: the harness could not run: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(f"run_scenarios.py: {args.mode} mode is not available: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, TerminationRequested):
+        print("\nrun_scenarios.py: interrupted; every child process was stopped", file=sys.stderr)
+        return 2
+    run = RunInfo(
+        id=run_id,
+        mode=args.mode,
+        seed=args.seed if args.seed is not None else scenarios[0].seed,
+        started_at=started_at,
+        duration_s=round(time.monotonic() - t0, 3),
+        git_revision=git_revision(),
+        host=platform.node() or os.uname().nodename,
+    )
+    document = build_results(run, entries)
+    write_results(args.out, document)
+    write_results(run_dir / "results_post.json", document)
+    junit_path = args.junit or run_dir / "junit.xml"
+    write_junit(junit_path, document)
+    print_summary(document, notes)
+    print(f"\nresults: {args.out}\njunit:   {junit_path}\nrun:     {run_dir}")
+    if args.report:
+        try:
+            from reports.render import render_report
+        except ImportError:
+            print("report: the report renderer is not built yet (issue: reports)", file=sys.stderr)
+        else:
+            print(f"report:  {render_report(args.out, run_dir / 'report')}")
+    return exit_code(document)
+
+
+def _progress(message: str) -> None:
+    print(f"  {message}", flush=True)
+
+
+def print_summary(document: dict, notes: dict[str, list[str]]) -> None:
+    print("\n" + "-" * 96)
+    print(
+        f"{'scenario':28} {'verdict':7} {'reqs':>6} {'p95 ms':>8} {'success':>8} {'dupes':>5} "
+        f"{'backlog':>7}  failed checks"
+    )
+    for s in document["scenarios"]:
+        failed = [a["expression"] for a in s["assertions"] if not a["passed"]]
+        failed += [i["name"] for i in s["invariants"] if not i["passed"]]
+        p95 = s["latency_ms"]["p95"]
+        rate = s["requests"]["success_rate"]
+        print(
+            f"{s['name']:28} {'PASS' if s['passed'] else 'FAIL':7} {s['requests']['total']:>6} "
+            f"{'-' if p95 is None else f'{p95:.1f}':>8} "
+            f"{'-' if rate is None else f'{rate:.4f}':>8} "
+            f"{s['calendar']['duplicate_bookings']:>5} "
+            f"{'-' if s['outbox']['backlog_final'] is None else s['outbox']['backlog_final']:>7}  "
+            f"{'; '.join(failed)}"
+        )
+        for note in notes.get(s["name"], []):
+            print(f"{'':28} note: {note}")
+    counts = document["summary"]["counts"]
+    print("-" * 96)
+    print(f"{counts['passed']}/{counts['scenarios']} passed")

@@ -1,0 +1,297 @@
+"""Real mode: one scenario against the live stack, from load to verdict.
+
+Owns the sequence of a scenario run: reset the fakes, start the service with the scenario's
+settings, start the metrics sampler and the fault timeline (wall clock, its own thread), drive the
+load (Locust as a subprocess, plus scripted bursts), wait out the drain window, gather the ground
+truth, and hand the evidence to the judges. I/O: subprocesses, loopback HTTP, the run folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from scenarios.actuators import LiveActuator
+from scenarios.collect import MetricsSampler, appointment_states, gather_provider, list_appointments
+from scenarios.evidence import Phase, RunEvidence, write_jsonl
+from scenarios.processes import HarnessError, ManagedProcess
+from scenarios.records import request_records
+from scenarios.results import judge_scenario
+from scenarios.scripted import fire_together
+from scenarios.spec import Scenario
+from scenarios.stack import ROOT, LiveStack, ServiceSupervisor
+from scenarios.timeline import RealtimePlayer, schedule
+from scenarios.workload import ClientStream, WorkloadConfig
+
+LOCUST_GRACE_S = 30.0  # Locust gets this long past the load's duration before it is killed
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    entry: dict[str, Any]
+    notes: list[str]
+
+
+def workload_config(scenario: Scenario, seed: int) -> WorkloadConfig:
+    return WorkloadConfig(
+        scenario=scenario.name,
+        seed=seed,
+        resources=scenario.load.resources,
+        mix={k: v for k, v in scenario.load.mix.weights().items() if v > 0},
+        duplicate_replay_ratio=scenario.load.duplicate_replay_ratio,
+        conflicting_slot_ratio=scenario.load.conflicting_slot_ratio,
+    )
+
+
+def retry_bound(settings: dict[str, Any]) -> int:
+    """Calendar create attempts one booking may make: the inline plan plus one plan per relay
+    attempt, each bounded by retry_max_attempts (the service's defaults when unset)."""
+    per_plan = int(settings.get("retry_max_attempts", 3))
+    relay_attempts = int(settings.get("outbox_max_attempts", 5))
+    return per_plan * (1 + relay_attempts)
+
+
+def run_scenario(
+    scenario: Scenario,
+    stack: LiveStack,
+    seed: int,
+    run_dir: Path,
+    progress: Callable[[str], None],
+    api_key: str | None = None,
+) -> ScenarioRun:
+    scenario_dir = run_dir / scenario.name
+    scenario_dir.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    stack.reset_faults()
+    supervisor = stack.start_service(scenario.name, scenario.settings)
+    service_url = stack.service_url(supervisor)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    wall_start = time.time()
+    mono_start = time.monotonic()
+    sampler = MetricsSampler(lambda: stack.service_url(supervisor), wall_start, headers=headers)
+    actuator = LiveActuator(
+        stack.toxiproxy, stack.provider_url, seed, _crash_armer(supervisor, service_url, headers)
+    )
+    player = RealtimePlayer(schedule(scenario.faults), actuator)
+    sampler.start()
+    player.start(mono_start)
+    rows: list[dict[str, Any]] = []
+    try:
+        rows = _drive_load(scenario, seed, service_url, scenario_dir, api_key, progress)
+        _drain(scenario, sampler, player, mono_start, progress)
+    finally:
+        player.stop()
+        sampler.stop()
+    final_sample = sampler.sample_now()
+    if final_sample is None and supervisor is not None:
+        raise HarnessError(f"scenario {scenario.name}: the service did not answer after the run")
+    if supervisor is not None and supervisor.unexpected_exit:
+        raise HarnessError(f"scenario {scenario.name}: {supervisor.unexpected_exit}")
+    notes.extend(actuator.notes)
+    notes.extend(player.errors)
+    if supervisor is not None and supervisor.crashes:
+        notes.append(f"service crashed {len(supervisor.crashes)}x at its crash point and restarted")
+    duration_s = time.monotonic() - mono_start
+    appointments = appointment_states(list_appointments(service_url, headers))
+    events, calls, raw_calls = gather_provider(stack.provider_url, wall_start)
+    dead_lettered = _dead_lettered(service_url, headers)
+    if supervisor is not None:
+        supervisor.stop()
+    records = request_records(rows, wall_start)
+    player.close_open_phases(duration_s)
+    phases = tuple(
+        Phase(w.name, round(w.start_s, 6), round(w.end_s if w.end_s is not None else duration_s, 6))
+        for _, w in sorted(player.phases.items())
+    )
+    attempts: dict[str, int] = {}
+    for call in raw_calls:
+        if call.get("op") == "create":
+            attempts[call.get("key") or ""] = attempts.get(call.get("key") or "", 0) + 1
+    evidence = RunEvidence(
+        scenario=scenario.name,
+        seed=seed,
+        mode="real",
+        duration_s=round(scenario.load.duration_s, 6),
+        requests=tuple(records),
+        provider_events=tuple(events),
+        provider_calls=tuple(calls),
+        appointments=tuple(appointments),
+        phases=phases,
+        samples=tuple(sampler.samples),
+        retry_bound=retry_bound(scenario.settings),
+        calendar_attempts=attempts,
+        dead_lettered=dead_lettered,
+    )
+    event_log = scenario_dir / "events.jsonl"
+    digest = write_jsonl(event_log, records)
+    series = scenario_dir / "timeseries.jsonl"
+    write_jsonl(series, sampler.samples)
+    (scenario_dir / "phases.json").write_text(json.dumps([p.__dict__ for p in phases], indent=1))
+    write_jsonl(scenario_dir / "provider_calls.jsonl", calls)
+    entry = judge_scenario(
+        scenario,
+        evidence,
+        duration_s=round(duration_s, 3),
+        event_log=_shown_path(event_log),
+        time_series=_shown_path(series),
+        digest=digest,
+    )
+    return ScenarioRun(entry, notes)
+
+
+def _crash_armer(supervisor: ServiceSupervisor | None, url: str, headers: dict[str, str]):
+    if supervisor is None:
+        return None
+
+    def arm(point: str, nth: int) -> None:
+        response = httpx.post(
+            f"{supervisor.url}/v1/admin/crash",
+            json={"point": point, "nth": nth},
+            headers=headers,
+            timeout=5,
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"arming crash point {point} failed: {response.status_code}")
+
+    return arm
+
+
+def _drive_load(
+    scenario: Scenario,
+    seed: int,
+    url: str,
+    scenario_dir: Path,
+    api_key: str | None,
+    progress: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    load = scenario.load
+    log_path = scenario_dir / "locust_rows.jsonl"
+    log_path.unlink(missing_ok=True)
+    config = {
+        "scenario": scenario.name,
+        "seed": seed,
+        "users": load.users,
+        "rate_rps": load.rate_rps,
+        "shape": [s.model_dump() for s in load.shape] if load.shape else None,
+        "duration_s": load.duration_s,
+        "resources": load.resources,
+        "mix": {k: v for k, v in load.mix.weights().items() if v > 0},
+        "duplicate_replay_ratio": load.duplicate_replay_ratio,
+        "conflicting_slot_ratio": load.conflicting_slot_ratio,
+        "event_log": str(log_path),
+        "api_key": api_key,
+    }
+    config_path = scenario_dir / "load.json"
+    config_path.write_text(json.dumps(config, indent=1))
+    locust = ManagedProcess(
+        "locust",
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "scenarios" / "locustfile.py"),
+            "--headless",
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+            "-u",
+            str(load.users),
+            "-r",
+            str(max(load.users, 1) * 10),
+            "--run-time",
+            f"{load.duration_s}s",
+            "--stop-timeout",
+            "5",
+            "--host",
+            url,
+            "--exit-code-on-error",
+            "0",
+        ],
+        scenario_dir / "locust.log",
+        env={**_env(), "REHEARSAL_LOAD": str(config_path)},
+        cwd=ROOT,
+    )
+    locust.start()
+    try:
+        rows = []
+        burst = load.concurrent_same_key
+        if burst.groups:
+            rows.extend(_same_key_bursts(scenario, seed, url, api_key, burst.groups, burst.size))
+        deadline = time.monotonic() + load.duration_s + LOCUST_GRACE_S
+        while locust.returncode is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if locust.returncode is None:
+            raise HarnessError(f"Locust did not finish within {load.duration_s + LOCUST_GRACE_S} s")
+        if locust.returncode not in (0, 1):
+            raise HarnessError(
+                f"Locust exited with {locust.returncode}; last lines:\n{locust.log_tail()}"
+            )
+    finally:
+        locust.stop()
+    if log_path.exists():
+        rows.extend(json.loads(line) for line in log_path.read_text().splitlines() if line)
+    progress(f"load done: {len(rows)} requests")
+    return rows
+
+
+def _same_key_bursts(scenario, seed, url, api_key, groups, size) -> list[dict[str, Any]]:
+    """`groups` bursts of `size` simultaneous creates sharing one key (client ids past Locust's)."""
+    rows: list[dict[str, Any]] = []
+    config = workload_config(scenario, seed)
+    for group in range(groups):
+        stream = ClientStream(config, 10_000 + group)
+        planned = stream.next_request()
+        while planned.operation != "create":
+            planned = stream.next_request()
+        rows.extend(asyncio.run(fire_together(url, [planned] * size, scenario.name, seed, api_key)))
+    return rows
+
+
+def _drain(scenario, sampler: MetricsSampler, player: RealtimePlayer, mono_start, progress) -> None:
+    """Wait out the drain window; leave early once the timeline is done and the outbox is empty."""
+    end = mono_start + scenario.run_s
+    timeline_end = max((f.until_s or 0.0 for f in scenario.faults), default=0.0) + mono_start
+    while time.monotonic() < end:
+        last = sampler.samples[-1] if sampler.samples else None
+        if (
+            time.monotonic() >= timeline_end
+            and last is not None
+            and last.outbox_length == 0
+            and time.monotonic() - mono_start >= scenario.load.duration_s + 0.5
+        ):
+            break
+        time.sleep(0.1)
+    progress("drained" if time.monotonic() < end else "drain window over")
+
+
+def _dead_lettered(url: str, headers: dict[str, str]) -> int | None:
+    try:
+        response = httpx.get(f"{url}/v1/admin/outbox", headers=headers, timeout=5)
+        if response.status_code == 200:
+            return int(response.json().get("dead_lettered", 0))
+    except (httpx.HTTPError, ValueError):
+        pass
+    return None
+
+
+def _shown_path(path: Path) -> str:
+    """Paths in results: relative to the project when under it (results travel with the tree)."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path.resolve())
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)

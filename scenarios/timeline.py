@@ -1,0 +1,142 @@
+"""Fault timelines: the schedule of apply/revert steps, and its player in wall-clock time.
+
+`schedule(faults)` is pure: it turns a scenario's faults into ordered `TimelineStep`s (the sim mode
+replays the same steps in virtual time). `RealtimePlayer` plays them with `simpy.RealtimeEnvironment`
+in its own thread — that environment blocks with `time.sleep`, so it must never run on the asyncio
+loop or the main thread — calling an `Actuator` for each step and recording each phase's window.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import simpy
+
+
+class FaultLike(Protocol):
+    at_s: float
+    until_s: float | None
+    target: str
+    action: str
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    at_s: float
+    verb: str  # "apply" | "revert"
+    index: int  # position of the fault in the scenario, for names and witnesses
+    fault: Any
+
+
+@dataclass
+class PhaseWindow:
+    name: str
+    start_s: float
+    end_s: float | None = None
+
+
+class Actuator(Protocol):
+    def apply(self, index: int, fault: Any) -> None: ...
+
+    def revert(self, index: int, fault: Any) -> None: ...
+
+
+def phase_name(index: int, fault: Any) -> str:
+    """A fault's phase name: its own `name` when it has one, else `<action>#<index>`."""
+    return getattr(fault, "phase", None) or f"{fault.action}#{index}"
+
+
+def schedule(faults: Sequence[Any]) -> list[TimelineStep]:
+    """Apply at `at_s`, revert at `until_s` (none: stays to the end). Ties: reverts first, then by
+    fault index, so a fault that ends when the next begins never overlaps it."""
+    steps: list[TimelineStep] = []
+    for index, fault in enumerate(faults):
+        steps.append(TimelineStep(float(fault.at_s), "apply", index, fault))
+        if fault.until_s is not None:
+            steps.append(TimelineStep(float(fault.until_s), "revert", index, fault))
+    return sorted(steps, key=lambda s: (s.at_s, 0 if s.verb == "revert" else 1, s.index))
+
+
+class RealtimePlayer:
+    """Plays a schedule against an actuator in wall-clock time, on a daemon thread."""
+
+    def __init__(self, steps: Sequence[TimelineStep], actuator: Actuator, factor: float = 1.0):
+        self.steps = list(steps)
+        self.actuator = actuator
+        self.factor = factor
+        self.phases: dict[int, PhaseWindow] = {}
+        self.errors: list[str] = []
+        self._started_at: float | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self, started_at: float) -> None:
+        """`started_at`: the run's start on `time.monotonic()`; phases are relative to it."""
+        self._started_at = started_at
+        self._thread = threading.Thread(target=self._run, name="fault-timeline", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop early (Ctrl-C, a failure): revert whatever is still applied."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def join(self, timeout_s: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)
+
+    def close_open_phases(self, now_s: float) -> None:
+        for window in self.phases.values():
+            if window.end_s is None:
+                window.end_s = now_s
+
+    def _elapsed(self) -> float:
+        assert self._started_at is not None
+        return time.monotonic() - self._started_at
+
+    def _run(self) -> None:
+        env = simpy.RealtimeEnvironment(factor=self.factor, strict=False)
+        env.process(self._play(env))
+        env.run()
+        if self._stop.is_set():
+            self._revert_all_open()
+
+    def _play(self, env: simpy.RealtimeEnvironment):  # type: ignore[no-untyped-def]
+        offset = self._elapsed()  # the thread starts a hair after the run does
+        for step in self.steps:
+            # Wait in slices of at most 0.1 s so that stop() is noticed promptly.
+            while not self._stop.is_set() and env.now + offset < step.at_s:
+                yield env.timeout(min(0.1, step.at_s - offset - env.now))
+            if self._stop.is_set():
+                return
+            self._do(step)
+
+    def _do(self, step: TimelineStep) -> None:
+        try:
+            if step.verb == "apply":
+                self.phases[step.index] = PhaseWindow(
+                    phase_name(step.index, step.fault), self._elapsed()
+                )
+                self.actuator.apply(step.index, step.fault)
+            else:
+                self.actuator.revert(step.index, step.fault)
+                window = self.phases.get(step.index)
+                if window is not None:
+                    window.end_s = self._elapsed()
+        except Exception as exc:  # noqa: BLE001 - a failed step is reported, the run goes on
+            self.errors.append(f"fault {step.index} ({step.fault.action}) {step.verb}: {exc}")
+
+    def _revert_all_open(self) -> None:
+        for index, window in self.phases.items():
+            if window.end_s is None:
+                fault = next(s.fault for s in self.steps if s.index == index)
+                try:
+                    self.actuator.revert(index, fault)
+                except Exception as exc:  # noqa: BLE001
+                    self.errors.append(f"fault {index} ({fault.action}) revert on stop: {exc}")
+                window.end_s = self._elapsed()

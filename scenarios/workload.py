@@ -1,0 +1,215 @@
+"""The requests a scenario's load makes, derived from the seed: pure and shared by every driver.
+
+Owns: what each simulated client sends next (operation, idempotency key, body) and which HTTP
+statuses count as a correct answer. Locust (`scenarios/locustfile.py`), the scripted driver and
+the SimPy twin all draw from here, so one seed means the same keys, slots and payloads everywhere.
+Pure: no clock, no I/O; each client stream owns a `random.Random` derived from (seed, client).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from service.resilience.idempotency import fingerprint
+
+# Slots are laid out on a grid far in the future so runs never collide with "now" checks.
+SLOT_EPOCH = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
+SLOT_MINUTES = 30
+OPERATIONS = ("create", "replay", "conflict", "get", "list", "cancel", "reschedule")
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    scenario: str
+    seed: int
+    resources: int = 20
+    mix: dict[str, float] = field(default_factory=lambda: {"create": 1.0})
+    duplicate_replay_ratio: float = 0.0
+    conflicting_slot_ratio: float = 0.0
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    client: int
+    index: int
+    operation: str  # one of OPERATIONS
+    method: str
+    path: str
+    idempotency_key: str | None
+    body: dict[str, Any] | None
+    expected_statuses: tuple[int, ...]
+    replay_of: str | None = None  # the key of the create this one repeats
+
+
+def derive_seed(*parts: object) -> int:
+    """A stable 64-bit seed from parts (never Python's salted hash())."""
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def body_digest(body: dict[str, Any] | None) -> str | None:
+    """sha256 of the canonical JSON body (the service fingerprints bodies the same way)."""
+    if body is None:
+        return None
+    return fingerprint(body)
+
+
+def slot_for(resource_index: int, slot_index: int) -> tuple[str, str, str]:
+    start = SLOT_EPOCH + timedelta(minutes=SLOT_MINUTES * slot_index)
+    end = start + timedelta(minutes=SLOT_MINUTES)
+    return f"resource-{resource_index:03d}", _iso(start), _iso(end)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def create_body(rng: random.Random, resource_id: str, start: str, end: str) -> dict[str, Any]:
+    return {
+        "customer_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "resource_id": resource_id,
+        "slot": {"start_time": start, "end_time": end},
+        "service_type": rng.choice(["consultation", "pickup"]),
+        "title": "rehearsal booking",
+        "owner": {"name": "Rehearsal Client", "email": "client@example.test"},
+    }
+
+
+class ClientStream:
+    """One simulated client's requests, in order. Feed back what each create returned
+    (`record`) so later gets/cancels/replays refer to real appointments."""
+
+    def __init__(self, config: WorkloadConfig, client: int) -> None:
+        self.config = config
+        self.client = client
+        self.rng = random.Random(derive_seed(config.seed, config.scenario, "client", client))
+        self.index = 0
+        self._creates: list[PlannedRequest] = []
+        # Live appointments this client holds, with their slots (insertion order = creation order).
+        self._live: dict[str, tuple[str, str, str]] = {}
+        ops = [op for op in OPERATIONS if config.mix.get(op, 0) > 0]
+        self._ops = ops or ["create"]
+        self._weights = [config.mix.get(op, 0) for op in self._ops] if ops else [1.0]
+
+    def _key(self, tag: str) -> str:
+        return f"{self.config.scenario}-{self.config.seed}-c{self.client}-{self.index}-{tag}"
+
+    def _unique_slot(self) -> tuple[str, str, str]:
+        # Clients own disjoint slot grids: client c, request i → slot c * 100000 + i.
+        resource = self.rng.randrange(self.config.resources)
+        return slot_for(resource, self.client * 100_000 + self.index)
+
+    def next_request(self) -> PlannedRequest:
+        self.index += 1
+        roll = self.rng.random()
+        if self._creates and roll < self.config.duplicate_replay_ratio:
+            return self._replay()
+        roll = self.rng.random()
+        if self._live and roll < self.config.conflicting_slot_ratio:
+            return self._conflict()
+        operation = self.rng.choices(self._ops, weights=self._weights)[0]
+        live = list(self._live)
+        if operation in ("get", "cancel", "reschedule", "conflict") and not live:
+            operation = "create"
+        if operation == "replay" and not self._creates:
+            operation = "create"
+        if operation == "create":
+            return self._create()
+        if operation == "replay":
+            return self._replay()
+        if operation == "conflict":
+            return self._conflict()
+        if operation == "list":
+            resource, start, _ = slot_for(self.rng.randrange(self.config.resources), 0)
+            path = f"/v1/appointments?resource_id={resource}"
+            return PlannedRequest(self.client, self.index, "list", "GET", path, None, None, (200,))
+        target = self.rng.choice(live)
+        if operation == "get":
+            path = f"/v1/appointments/{target}"
+            return PlannedRequest(self.client, self.index, "get", "GET", path, None, None, (200,))
+        if operation == "cancel":
+            self._live.pop(target, None)
+            path = f"/v1/appointments/{target}/cancel"
+            return PlannedRequest(
+                self.client, self.index, "cancel", "POST", path, self._key("cancel"), {}, (200, 202)
+            )
+        resource, start, end = self._unique_slot()
+        resource = self._live.pop(target)[0]  # a reschedule keeps the resource, moves the time
+        self._live[target] = (resource, start, end)
+        path = f"/v1/appointments/{target}/reschedule"
+        body = {"slot": {"start_time": start, "end_time": end}}
+        return PlannedRequest(
+            self.client,
+            self.index,
+            "reschedule",
+            "POST",
+            path,
+            self._key("resched"),
+            body,
+            (200, 202, 409),
+        )
+
+    def _create(self) -> PlannedRequest:
+        resource, start, end = self._unique_slot()
+        body = create_body(self.rng, resource, start, end)
+        planned = PlannedRequest(
+            self.client,
+            self.index,
+            "create",
+            "POST",
+            "/v1/appointments",
+            self._key("create"),
+            body,
+            (201, 202),
+        )
+        self._creates.append(planned)
+        return planned
+
+    def _replay(self) -> PlannedRequest:
+        original = self.rng.choice(self._creates)
+        return PlannedRequest(
+            self.client,
+            self.index,
+            "replay",
+            "POST",
+            original.path,
+            original.idempotency_key,
+            original.body,
+            # 409 while the first is still in flight is a correct answer too (DESIGN §3).
+            (201, 202, 409),
+            replay_of=original.idempotency_key,
+        )
+
+    def _conflict(self) -> PlannedRequest:
+        resource, start, end = self._live[self.rng.choice(list(self._live))]
+        body = create_body(self.rng, resource, start, end)
+        return PlannedRequest(
+            self.client,
+            self.index,
+            "conflict",
+            "POST",
+            "/v1/appointments",
+            self._key("conflict"),
+            body,
+            (409,),
+        )
+
+    def record(self, planned: PlannedRequest, status: int | None, appointment_id: str | None):
+        """What the service answered; successful creates become targets for later operations."""
+        if (
+            planned.operation == "create"
+            and status in (201, 202)
+            and appointment_id
+            and planned.body
+        ):
+            slot = planned.body["slot"]
+            self._live[appointment_id] = (
+                planned.body["resource_id"],
+                slot["start_time"],
+                slot["end_time"],
+            )
