@@ -31,7 +31,11 @@ def backoff_ceiling(policy: BackoffPolicy, retry_number: int) -> float:
         raise ValueError(f"retry_number starts at 1 (got {retry_number})")
     # Cap the exponent's effect before it overflows a float on absurd retry counts.
     exponent = min(retry_number - 1, 64)
-    return float(min(policy.cap_s, policy.base_s * policy.multiplier**exponent))
+    try:
+        grown = policy.base_s * policy.multiplier**exponent
+    except OverflowError:  # a huge multiplier: m^e is past any float, so only the cap is left
+        grown = policy.cap_s if policy.base_s > 0 else 0.0
+    return float(min(policy.cap_s, grown))
 
 
 def compute_backoff(

@@ -107,6 +107,8 @@ class CircuitBreaker:
 
     def open_seconds(self, now: float) -> float:
         """Total time spent OPEN, up to `now`."""
+        # Close a cool-down that ended unobserved first, or its overrun would count as open time.
+        self._apply_cooldown(now)
         current = now - self._opened_at if self._state is BreakerState.OPEN else 0.0
         return self._closed_open_seconds + max(0.0, current)
 

@@ -76,6 +76,13 @@ class RetryPolicy:
             raise ValueError(f"retry max_attempts must be >= 1 (got {self.max_attempts})")
         if self.attempt_timeout_s <= 0:
             raise ValueError(f"retry attempt_timeout_s must be > 0 (got {self.attempt_timeout_s})")
+        # 0 would let a deadline clamp an attempt to nothing; above the timeout, a deadline
+        # would refuse every attempt however much budget is left.
+        if not 0 < self.min_attempt_timeout_s <= self.attempt_timeout_s:
+            raise ValueError(
+                "retry min_attempt_timeout_s must be > 0 and <= attempt_timeout_s "
+                f"(got {self.min_attempt_timeout_s}, {self.attempt_timeout_s})"
+            )
 
 
 Step = Attempt | Sleep

@@ -1,0 +1,147 @@
+"""`python -m service --host H --port P --db-url URL --calendar-url URL`: run the service.
+
+Settings come from `REHEARSAL_*` environment variables, then these flags. Prints one JSON ready
+line on stdout once the socket accepts connections (`--port 0` picks a free port; the line says
+which). Exits 2 with a clear message on bad settings
+or a taken port; SIGTERM and Ctrl-C shut down gracefully (uvicorn drains requests, the lifespan
+stops the relay and closes the database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import sys
+from types import FrameType
+
+import uvicorn
+
+from service.app import create_app
+from service.json_logging import configure_logging
+from service.settings import Settings, SettingsError, unknown_variables
+from service.system_clock import SystemClock
+
+log = logging.getLogger("service")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m service",
+        description="The reference Appointment v2 service (settings also from REHEARSAL_* env vars).",
+    )
+    parser.add_argument("--host", help="interface to bind (REHEARSAL_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind (REHEARSAL_PORT, default 8080)")
+    parser.add_argument("--db-url", help="sqlite+aiosqlite:///path or postgresql+asyncpg://...")
+    parser.add_argument("--calendar-url", help="base URL of the calendar provider")
+    parser.add_argument("--profile", choices=["v2", "legacy"], help="protections profile")
+    parser.add_argument("--no-relay", action="store_true", help="do not run the relay in-process")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (REHEARSAL_LOG_LEVEL)")
+    return parser.parse_args(argv)
+
+
+def load_settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
+    env = dict(environ)
+    if args.profile:
+        env["REHEARSAL_PROFILE"] = args.profile  # a profile also switches protections
+    settings = Settings.from_env(env)
+    return settings.replace(
+        host=args.host,
+        port=args.port,
+        db_url=args.db_url,
+        calendar_url=args.calendar_url,
+        log_level=args.log_level,
+        relay_enabled=False if args.no_relay else None,
+    )
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before uvicorn starts so a taken port is a one-line error
+    (and `--port 0` can report the port it got). Raises OSError with a readable message."""
+    # proto=IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on sockets that say they are TCP,
+    # and without it every response waits ~40 ms on Nagle + delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        # Lets a restart reuse a port in TIME_WAIT; a live listener still conflicts.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(
+                f"port {port} on {host} is already in use; stop whatever holds it or pick "
+                "another --port (0 picks a free one)"
+            ) from None
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+class ServiceServer(uvicorn.Server):
+    """Uvicorn that prints the JSON ready line once it accepts connections."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and sockets:
+            host, port = sockets[0].getsockname()[:2]
+            ready = {"event": "ready", "service": "appointment-v2", "url": f"http://{host}:{port}"}
+            print(json.dumps(ready), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = load_settings(args, dict(os.environ))
+    except SettingsError as exc:
+        print(f"python -m service: {exc}", file=sys.stderr)
+        return 2
+    try:
+        sock = bind_listener(settings.host, settings.port)
+    except OSError as exc:
+        print(f"python -m service: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        log.warning("environment variables no setting reads (typos?)", extra={"variables": unknown})
+    rng = random.Random(settings.seed)
+    try:
+        app = create_app(settings, SystemClock(), rng)
+    except (SettingsError, ValueError) as exc:
+        sock.close()
+        print(f"python -m service: {exc}", file=sys.stderr)
+        return 2
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    server = ServiceServer(config)
+
+    # Uvicorn handles SIGINT/SIGTERM while it serves (graceful shutdown, lifespan shutdown), then
+    # re-raises the signal, whose default action would end us with -15 after a clean shutdown.
+    # These handlers absorb that re-raise, and stop a server signalled before uvicorn's own
+    # handlers were installed.
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    server.run(sockets=[sock])  # uvicorn's loop choice: uvloop when installed
+    if not server.started:
+        print("python -m service: the service did not start; see the log above", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The HTTP layer: thin routes, dependencies, error shapes and the request middleware."""

@@ -1,0 +1,141 @@
+"""The appointment routes (DESIGN §3). Thin: parse, resolve key and tenant, call a flow, render.
+
+`POST /v1/appointments` (201 CONFIRMED, 202 PENDING/FAILED, 409 slot taken or key in flight,
+422 bad input or key reused), `GET /v1/appointments/{id}`, `GET /v1/appointments` (filters
+`resource_id`, `from`, `to`; keyset paging with `after` and `limit`), `POST .../cancel`,
+`POST .../reschedule`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from service.api.deps import (
+    CancelFlowDep,
+    CreateFlowDep,
+    IdempotencyKeyHeader,
+    RescheduleSagaDep,
+    RuntimeDep,
+    StartedAtDep,
+    TenantDep,
+    resolve_idempotency_key,
+)
+from service.booking.answers import Answer, BookingError, not_found
+from service.db import appointment_store
+from service.schemas import (
+    AppointmentCreate,
+    AppointmentPage,
+    AppointmentPublic,
+    CancelRequest,
+    RescheduleRequest,
+)
+
+router = APIRouter(prefix="/v1/appointments", tags=["appointments"])
+
+MAX_PAGE = 500
+
+
+def respond(answer: Answer) -> JSONResponse:
+    headers = dict(answer.headers)
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+
+@router.post("", status_code=201, response_model=AppointmentPublic)
+async def create_appointment(
+    body: AppointmentCreate,
+    tenant: TenantDep,
+    runtime: RuntimeDep,
+    flow: CreateFlowDep,
+    started_at: StartedAtDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    key = resolve_idempotency_key(runtime, idempotency_key, body.idempotency_key)
+    return respond(await flow.run(tenant, body, key, started_at))
+
+
+@router.get("/{appointment_id}", response_model=AppointmentPublic)
+async def get_appointment(
+    appointment_id: str, tenant: TenantDep, runtime: RuntimeDep
+) -> AppointmentPublic:
+    async with runtime.db.read() as conn:
+        appointment = await appointment_store.get(conn, tenant, appointment_id)
+    if appointment is None:
+        raise not_found(appointment_id)
+    return AppointmentPublic.of(appointment)
+
+
+def _parse_bound(name: str, value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.utcoffset() is None:
+        raise BookingError(
+            422,
+            "validation_failed",
+            f"{name} must be an ISO 8601 time with a zone, e.g. 2030-01-07T08:00:00Z",
+            field_name=name,
+        )
+    return parsed
+
+
+@router.get("", response_model=AppointmentPage)
+async def list_appointments(
+    tenant: TenantDep,
+    runtime: RuntimeDep,
+    resource_id: str | None = None,
+    window_from: Annotated[str | None, Query(alias="from")] = None,
+    window_to: Annotated[str | None, Query(alias="to")] = None,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> AppointmentPage:
+    start = _parse_bound("from", window_from)
+    end = _parse_bound("to", window_to)
+    async with runtime.db.read() as conn:
+        page = await appointment_store.list_page(
+            conn,
+            tenant,
+            resource_id=resource_id,
+            window_from=start,
+            window_to=end,
+            after=after,
+            limit=limit,
+        )
+    items = [AppointmentPublic.of(a) for a in page]
+    return AppointmentPage(items=items, next_after=page[-1].id if len(page) == limit else None)
+
+
+@router.post("/{appointment_id}/cancel", response_model=AppointmentPublic)
+async def cancel_appointment(
+    appointment_id: str,
+    tenant: TenantDep,
+    runtime: RuntimeDep,
+    flow: CancelFlowDep,
+    body: CancelRequest | None = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    request = body or CancelRequest()
+    key = resolve_idempotency_key(runtime, idempotency_key, request.idempotency_key)
+    return respond(await flow.run(tenant, appointment_id, request, key))
+
+
+@router.post("/{appointment_id}/reschedule", response_model=AppointmentPublic)
+async def reschedule_appointment(
+    appointment_id: str,
+    body: RescheduleRequest,
+    tenant: TenantDep,
+    runtime: RuntimeDep,
+    saga: RescheduleSagaDep,
+    started_at: StartedAtDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    key = resolve_idempotency_key(runtime, idempotency_key, body.idempotency_key)
+    return respond(await saga.run(tenant, appointment_id, body, key, started_at))

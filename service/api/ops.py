@@ -1,0 +1,91 @@
+"""Operations routes: `/healthz`, `/readyz`, `/metrics`, and admin views for the runner.
+
+`/readyz` is 200 when the database answers (and reports the breaker state), 503 otherwise.
+`/metrics` refreshes the outbox and breaker gauges, then renders the app's own registry.
+Admin: `POST /v1/admin/reconcile` runs one reconciler pass; `GET /v1/admin/outbox` shows the
+backlog and the caller's dead letters; `GET /v1/admin/sagas/{appointment_id}` a saga's steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from service.api.deps import RuntimeDep, TenantDep
+from service.db import outbox_store, saga_store
+from service.relay.reconciler import Reconciler
+from service.resilience.breaker import BreakerState
+
+router = APIRouter()
+
+
+def _breaker_state(runtime: RuntimeDep) -> str:
+    if runtime.breaker is None:
+        return "disabled"
+    return runtime.breaker.state(runtime.clock.now()).value
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    body: dict[str, Any] = {"breaker": _breaker_state(runtime), "profile": runtime.settings.profile}
+    try:
+        await runtime.db.ping()
+    except Exception as exc:
+        body |= {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"}
+        return JSONResponse(body, status_code=503)
+    body |= {"status": "ready", "database": "ok"}
+    return JSONResponse(body)
+
+
+@router.get("/metrics")
+async def metrics(runtime: RuntimeDep) -> Response:
+    async with runtime.db.read() as conn:
+        open_rows, dead = await outbox_store.counts(conn)
+    runtime.metrics.outbox_length.set(open_rows)
+    runtime.metrics.outbox_dead_lettered.set(dead)
+    runtime.metrics.observe_breaker(runtime.breaker, runtime.clock.now())
+    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.post("/v1/admin/reconcile")
+async def reconcile(runtime: RuntimeDep, _tenant: TenantDep) -> dict[str, Any]:
+    report = await Reconciler(runtime).run_once()
+    return report.as_dict()
+
+
+@router.get("/v1/admin/outbox")
+async def outbox(runtime: RuntimeDep, tenant: TenantDep) -> dict[str, Any]:
+    async with runtime.db.read() as conn:
+        open_rows, dead = await outbox_store.counts(conn)
+        letters = await outbox_store.dead_letters(conn, tenant)
+    return {
+        "outbox_length": open_rows,
+        "dead_lettered": dead,
+        "breaker": _breaker_state(runtime),
+        "breaker_open": _breaker_state(runtime) == BreakerState.OPEN.value,
+        "dead_letters": [
+            {
+                "id": row.id,
+                "appointment_id": row.appointment_id,
+                "event_type": row.event_type,
+                "attempts": row.attempts,
+                "last_error": row.last_error,
+            }
+            for row in letters
+        ],
+    }
+
+
+@router.get("/v1/admin/sagas/{appointment_id}")
+async def saga_steps(appointment_id: str, runtime: RuntimeDep, tenant: TenantDep) -> dict[str, Any]:
+    async with runtime.db.read() as conn:
+        steps = await saga_store.steps_of(conn, tenant, appointment_id)
+    return {"appointment_id": appointment_id, "steps": steps}

@@ -1,0 +1,1 @@
+"""The booking flows: create, cancel, reschedule, and the outcomes the relay applies."""

@@ -1,0 +1,271 @@
+"""The create flow: reserve the slot and the outbox row, call the calendar within the deadline,
+settle.
+
+Theory of operation. Transaction 1 stores the idempotency key (in flight), the appointment
+(booked, PENDING) and an outbox row due at `first_attempt_at`, held by this request until its
+deadline so the relay leaves it alone meanwhile. After the commit the calendar is called through
+the gateway (retry plan + breaker + deadline). Transaction 2 records the result: CONFIRMED with
+the provider's event id (201); a permanent refusal dead-letters the row and compensates (FAILED,
+202); anything else (deadline, breaker open, ambiguous, exhausted) leaves the row due for the
+relay (PENDING, 202). The key completes with that answer in the same transaction. A crash
+anywhere after transaction 1 leaves a due row: the relay finishes the work, and the provider's
+idempotency (the appointment id as key and event id) keeps a retry from duplicating the event.
+
+Each protection can be switched off (`Settings.protections`, the legacy profile); the code paths
+that do so are marked "legacy".
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.booking import keys, settle
+from service.booking.answers import Answer, BookingError, appointment_answer, slot_taken
+from service.booking.events import event_spec, spec_payload
+from service.booking.model import Appointment
+from service.calendar.gateway import GatewayResult
+from service.db import appointment_store, outbox_store
+from service.db.appointment_store import SlotTaken
+from service.db.idempotency_store import KeyTaken
+from service.json_logging import bound_appointment
+from service.resilience.deadline import Deadline
+from service.resilience.idempotency import Decision
+from service.resilience.lifecycle import AppointmentStatus, ExternalState
+from service.resilience.outbox import after_attempt, first_attempt_at
+from service.resilience.retry_plan import PlanStatus
+from service.runtime import Runtime
+from service.schemas import AppointmentCreate
+
+log = logging.getLogger("service.booking.create")
+
+# Extra hold on the outbox row past the request's deadline, so the relay never races the
+# request's own (already finished) attempt.
+_INLINE_HOLD_MARGIN_S = 0.5
+
+
+class CreateFlow:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    async def run(
+        self, tenant_id: str, request: AppointmentCreate, key: str | None, started_at: float
+    ) -> Answer:
+        rt = self.rt
+        on = rt.protections
+        now = rt.clock.now()
+        deadline = Deadline(started_at, rt.settings.deadline_ms / 1000) if on.deadline else None
+        key = key if on.idempotency_store else None  # legacy: no key store, every request acts
+        appointment = self._new_appointment(tenant_id, request, now)
+        fingerprint = keys.request_fingerprint("create", None, request.fingerprint_body())
+        with bound_appointment(appointment.id):
+            log.info(
+                "appointment create requested",
+                extra={
+                    "resource_id": request.resource_id,
+                    "service_type": request.service_type,
+                    # Masked by the JSON formatter; logged so the masking is always exercised.
+                    "owner": request.owner.model_dump() if request.owner else None,
+                },
+            )
+            reserved = await self._reserve(appointment, key, fingerprint, now, deadline)
+            if isinstance(reserved, Answer):
+                return reserved
+            row_id = reserved
+            db1_at = rt.clock.now()
+            rt.crash.hit("after_db_commit_before_calendar")
+            result = await rt.gateway.create_event(
+                event_spec(appointment, on.provider_key), deadline
+            )
+            calendar_at = rt.clock.now()
+            rt.crash.hit("after_calendar_before_db_update")
+            answer = await self._settle(appointment, key, row_id, result)
+            done_at = rt.clock.now()
+            rt.metrics.creates.labels(str(answer.status)).inc()
+            log.info(
+                "appointment create answered",
+                extra={
+                    "status": answer.status,
+                    "plan": result.plan.status.value,
+                    "attempts": result.plan.attempts,
+                    "db_txn1_ms": round((db1_at - now) * 1000, 2),
+                    "calendar_ms": round((calendar_at - db1_at) * 1000, 2),
+                    "db_txn2_ms": round((done_at - calendar_at) * 1000, 2),
+                    "total_ms": round((done_at - started_at) * 1000, 2),
+                },
+            )
+            return answer
+
+    def _new_appointment(
+        self, tenant_id: str, request: AppointmentCreate, now: float
+    ) -> Appointment:
+        appointment_id = str(uuid.uuid4())
+        return Appointment(
+            id=appointment_id,
+            tenant_id=tenant_id,
+            resource_id=request.resource_id,
+            customer_id=str(request.customer_id),
+            start_time=request.slot.start_time,
+            end_time=request.slot.end_time,
+            service_type=request.service_type,
+            title=request.title,
+            location=request.location,
+            owner_name=request.owner.name if request.owner else None,
+            owner_email=request.owner.email if request.owner else None,
+            metadata=request.metadata,
+            status=AppointmentStatus.BOOKED,
+            external_state=ExternalState.PENDING,
+            external_id=None,
+            # The provider is asked to use the appointment id as the event id, so a retry (or a
+            # compensation that must delete it) always knows which event it means.
+            event_id=appointment_id if self.rt.protections.provider_key else None,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+
+    async def _reserve(
+        self,
+        appointment: Appointment,
+        key: str | None,
+        fingerprint: str,
+        now: float,
+        deadline: Deadline | None,
+    ) -> Answer | int | None:
+        """Transaction 1. Returns an Answer for a repeated key, else the outbox row id (None when
+        the outbox is off). Raises BookingError 409 when the slot is taken."""
+        rt = self.rt
+        on = rt.protections
+        for _ in range(3):
+            try:
+                if not on.overlap_guard:
+                    # legacy: a check in code, in its own transaction: two requests can both pass.
+                    async with rt.db.read() as conn:
+                        if await appointment_store.overlaps(
+                            conn,
+                            appointment.tenant_id,
+                            appointment.resource_id,
+                            appointment.start_time,
+                            appointment.end_time,
+                        ):
+                            raise slot_taken()
+                async with rt.db.write() as conn:
+                    if key is not None:
+                        claim = await keys.claim(
+                            conn,
+                            tenant_id=appointment.tenant_id,
+                            key=key,
+                            body_fingerprint=fingerprint,
+                            now=now,
+                            policy=rt.policies.idempotency,
+                            appointment_id=appointment.id,
+                        )
+                        if claim.decision is Decision.RECOVER:
+                            return await self._recover(conn, appointment.tenant_id, key, claim)
+                        if claim.decision is not Decision.PROCEED:
+                            return keys.repeat_answer(claim)
+                    await appointment_store.insert(conn, appointment, guarded=on.overlap_guard)
+                    if not on.outbox:
+                        return None  # legacy: nothing will finish the work if this request fails
+                    return await outbox_store.enqueue(
+                        conn,
+                        tenant_id=appointment.tenant_id,
+                        appointment_id=appointment.id,
+                        event_type=outbox_store.CREATE_EVENT,
+                        payload=spec_payload(event_spec(appointment, on.provider_key)),
+                        due_at=first_attempt_at(now, rt.policies.outbox),
+                        now=now,
+                        claimed_until=self._inline_hold_until(now, deadline),
+                    )
+            except KeyTaken:
+                continue  # a concurrent request with this key committed first: decide again
+            except SlotTaken:
+                raise slot_taken() from None
+        raise BookingError(503, "busy", "the key is contended; retry the request")
+
+    async def _recover(
+        self, conn: AsyncConnection, tenant_id: str, key: str, claim: keys.KeyClaim
+    ) -> Answer:
+        """The first request with this key died mid-flight: answer from the appointment's state
+        (the relay finishes its calendar work) and complete the key with that answer."""
+        appointment_id = claim.stored.appointment_id if claim.stored else None
+        current = (
+            await appointment_store.get(conn, tenant_id, appointment_id) if appointment_id else None
+        )
+        if current is None:
+            raise BookingError(
+                409, "request_in_flight", "retry shortly", headers={"Retry-After": "1"}
+            )
+        answer = answer_for(current)
+        await keys.complete(conn, tenant_id, key, answer)
+        return answer
+
+    def _inline_hold_until(self, now: float, deadline: Deadline | None) -> float:
+        if deadline is not None:
+            return deadline.at + _INLINE_HOLD_MARGIN_S
+        policy = self.rt.policies.retry
+        return now + policy.max_attempts * (policy.attempt_timeout_s + policy.backoff.cap_s)
+
+    async def _settle(
+        self, appointment: Appointment, key: str | None, row_id: int | None, result: GatewayResult
+    ) -> Answer:
+        """Transaction 2: record what the calendar said and complete the key."""
+        rt = self.rt
+        provider_key = rt.protections.provider_key
+        async with rt.db.write() as conn:
+            now = rt.clock.now()
+            current = await appointment_store.get(
+                conn, appointment.tenant_id, appointment.id, for_update=True
+            )
+            assert current is not None  # written by transaction 1, never deleted
+            event_id = (result.body or {}).get("id") or appointment.event_id
+            if result.ok and event_id is not None:
+                current = await settle.confirm(
+                    conn, current, str(event_id), now, provider_key=provider_key
+                )
+                if row_id is not None:
+                    await outbox_store.complete(conn, row_id, now)
+            elif result.plan.status is PlanStatus.PERMANENT:
+                decision = after_attempt(
+                    1,
+                    PlanStatus.PERMANENT,
+                    now,
+                    rt.policies.outbox,
+                    result.plan.may_have_committed,
+                )
+                if row_id is not None:
+                    await outbox_store.record_failure(
+                        conn,
+                        row_id,
+                        attempts=1,
+                        next_attempt_at=None,
+                        error=result.error,
+                        ambiguous=result.plan.ambiguous_seen,
+                    )
+                current = await settle.compensate(
+                    conn,
+                    current,
+                    decision.compensation,
+                    now,
+                    event_id=appointment.event_id,
+                    provider_key=provider_key,
+                )
+            elif row_id is not None:
+                await outbox_store.release(conn, row_id, ambiguous=result.plan.ambiguous_seen)
+            answer = answer_for(current)
+            await keys.complete(conn, appointment.tenant_id, key, answer)
+        if answer.status == 202:
+            rt.relay_wakeup.set()
+        return answer
+
+
+def answer_for(appointment: Appointment) -> Answer:
+    """201 once the provider confirmed a booked appointment, else 202 (PENDING or FAILED: the
+    body's external_state says which)."""
+    confirmed = (
+        appointment.status is AppointmentStatus.BOOKED
+        and appointment.external_state is ExternalState.CONFIRMED
+    )
+    return appointment_answer(appointment, 201 if confirmed else 202)

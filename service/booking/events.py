@@ -1,0 +1,39 @@
+"""The provider event an appointment should have: `EventSpec` built from the appointment.
+
+Owns the mapping (calendar_id = resource_id, the slot, a summary without personal data) and the
+identity that makes retries safe: event id and idempotency key are the appointment's id, unless
+the legacy switch `provider_key` is off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from service.booking.model import Appointment, isoformat_utc
+from service.calendar.client import EventSpec
+
+
+def event_spec(
+    appointment: Appointment, provider_key: bool, event_id: str | None = None
+) -> EventSpec:
+    """The event for this appointment's slot; `event_id` overrides the id (a reschedule's new
+    event, a reconciler's re-create)."""
+    identity = event_id or appointment.event_id or appointment.id
+    return EventSpec(
+        calendar_id=appointment.resource_id,
+        start=isoformat_utc(appointment.start_time),
+        end=isoformat_utc(appointment.end_time),
+        # Never owner name or e-mail: the provider does not need them.
+        summary=appointment.title or appointment.service_type,
+        event_id=identity if provider_key else None,
+        key=identity if provider_key else None,
+    )
+
+
+def spec_payload(spec: EventSpec) -> dict[str, Any]:
+    return dataclasses.asdict(spec)
+
+
+def spec_from_payload(payload: dict[str, Any]) -> EventSpec:
+    return EventSpec(**{f.name: payload[f.name] for f in dataclasses.fields(EventSpec)})

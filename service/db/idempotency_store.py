@@ -1,0 +1,92 @@
+"""Reads and writes of the `idempotency_keys` table, in the caller's transaction.
+
+Owns the SQL for key records and their mapping to `service.resilience.idempotency.KeyRecord`;
+must not decide what a repeated key means (that is `idempotency.decide`). Keys are per tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.db.database import is_unique_violation
+from service.db.tables import idempotency_keys as t
+from service.resilience.idempotency import KeyRecord, KeyState
+
+
+class KeyTaken(Exception):
+    """Another request inserted this key first (its transaction committed before ours)."""
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    record: KeyRecord
+    appointment_id: str | None
+
+
+async def load(
+    conn: AsyncConnection, tenant_id: str, key: str, *, for_update: bool = False
+) -> StoredKey | None:
+    query = select(t).where(t.c.tenant_id == tenant_id, t.c.key == key)
+    if for_update:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    record = KeyRecord(
+        key=row.key,
+        fingerprint=row.request_hash,
+        state=KeyState(row.state),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        response_status=row.response_status,
+        response_body=row.response_body,
+    )
+    return StoredKey(record, row.appointment_id)
+
+
+async def insert(
+    conn: AsyncConnection,
+    tenant_id: str,
+    record: KeyRecord,
+    appointment_id: str | None,
+    *,
+    replace_expired: bool = False,
+) -> None:
+    """Store a fresh in-flight record (over an expired one when `replace_expired`)."""
+    values = {
+        "request_hash": record.fingerprint,
+        "state": record.state.value,
+        "response_status": None,
+        "response_body": None,
+        "appointment_id": appointment_id,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+    }
+    if replace_expired:
+        await conn.execute(
+            update(t).where(t.c.tenant_id == tenant_id, t.c.key == record.key).values(**values)
+        )
+        return
+    try:
+        await conn.execute(t.insert().values(tenant_id=tenant_id, key=record.key, **values))
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise KeyTaken(record.key) from exc
+        raise
+
+
+async def complete(conn: AsyncConnection, tenant_id: str, key: str, status: int, body: str) -> None:
+    """Mark the key completed with the response to replay (only while it is still in flight)."""
+    await conn.execute(
+        update(t)
+        .where(
+            t.c.tenant_id == tenant_id,
+            t.c.key == key,
+            t.c.state == KeyState.IN_FLIGHT.value,
+        )
+        .values(state=KeyState.COMPLETED.value, response_status=status, response_body=body)
+    )

@@ -1,0 +1,202 @@
+"""Reads and writes of the `outbox` table: enqueue, claim, and record an attempt's fate.
+
+Owns the SQL for outbox rows, including the claim: on PostgreSQL `FOR UPDATE SKIP LOCKED`, so
+several relays (several service replicas) each take different rows; on SQLite the claim runs in a
+`BEGIN IMMEDIATE` write transaction. Either way the claim is a lease (`claimed_until`), so a relay
+that dies holding rows gives them back when the lease runs out. Must not decide schedules or dead
+letters (that is `service.resilience.outbox`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.db.tables import outbox as t
+
+CREATE_EVENT = "create_event"  # payload: calendar_id, start, end, summary, event_id, key
+DELETE_EVENT = "delete_event"  # payload: event_id, key, reason
+RESCHEDULE_EVENT = "reschedule_event"  # payload: saga_id + a create_event payload for the new slot
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    tenant_id: str
+    appointment_id: str
+    event_type: str
+    payload: dict[str, Any]
+    attempts: int
+    next_attempt_at: float
+    claimed_until: float | None
+    last_error: str | None
+    dead_lettered: bool
+    ambiguous_seen: bool
+    completed_at: float | None
+
+
+def _from_row(row: Any) -> OutboxRow:
+    return OutboxRow(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        appointment_id=row.appointment_id,
+        event_type=row.event_type,
+        payload=json.loads(row.payload),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        claimed_until=row.claimed_until,
+        last_error=row.last_error,
+        dead_lettered=row.dead_lettered,
+        ambiguous_seen=row.ambiguous_seen,
+        completed_at=row.completed_at,
+    )
+
+
+_OPEN = and_(t.c.completed_at.is_(None), t.c.dead_lettered.is_(False))
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    *,
+    tenant_id: str,
+    appointment_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    due_at: float,
+    now: float,
+    claimed_until: float | None = None,
+) -> int:
+    result = await conn.execute(
+        t.insert()
+        .values(
+            tenant_id=tenant_id,
+            appointment_id=appointment_id,
+            event_type=event_type,
+            payload=json.dumps(payload, sort_keys=True),
+            attempts=0,
+            next_attempt_at=due_at,
+            claimed_until=claimed_until,
+            dead_lettered=False,
+            ambiguous_seen=False,
+            created_at=now,
+        )
+        .returning(t.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def claim_due(
+    conn: AsyncConnection, now: float, lease_s: float, limit: int
+) -> Sequence[OutboxRow]:
+    """Lease up to `limit` due rows to the caller until `now + lease_s`."""
+    query = (
+        select(t)
+        .where(
+            _OPEN,
+            t.c.next_attempt_at <= now,
+            or_(t.c.claimed_until.is_(None), t.c.claimed_until <= now),
+        )
+        .order_by(t.c.next_attempt_at, t.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # SQLite's dialect omits it; BEGIN IMMEDIATE serializes
+    )
+    rows = [_from_row(row) for row in (await conn.execute(query)).all()]
+    if rows:
+        await conn.execute(
+            update(t).where(t.c.id.in_([r.id for r in rows])).values(claimed_until=now + lease_s)
+        )
+    return rows
+
+
+async def get(conn: AsyncConnection, row_id: int, *, for_update: bool = False) -> OutboxRow | None:
+    query = select(t).where(t.c.id == row_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return _from_row(row) if row is not None else None
+
+
+async def complete(conn: AsyncConnection, row_id: int, now: float) -> bool:
+    """Mark a row done; False if it was already done or dead-lettered."""
+    result = await conn.execute(
+        update(t).where(t.c.id == row_id, _OPEN).values(completed_at=now, claimed_until=None)
+    )
+    return result.rowcount == 1
+
+
+async def record_failure(
+    conn: AsyncConnection,
+    row_id: int,
+    *,
+    attempts: int,
+    next_attempt_at: float | None,
+    error: str,
+    ambiguous: bool,
+) -> None:
+    """After a failed relay attempt: schedule the next one, or dead-letter (next_attempt_at None)."""
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "last_error": error[:2000],
+        "claimed_until": None,
+        "ambiguous_seen": ambiguous,
+    }
+    if next_attempt_at is None:
+        values["dead_lettered"] = True
+    else:
+        values["next_attempt_at"] = next_attempt_at
+    await conn.execute(update(t).where(t.c.id == row_id, _OPEN).values(**values))
+
+
+async def release(conn: AsyncConnection, row_id: int, *, ambiguous: bool) -> None:
+    """Give back a row the request path held while it tried inline (it stays due)."""
+    values: dict[str, Any] = {"claimed_until": None}
+    if ambiguous:
+        values["ambiguous_seen"] = True
+    await conn.execute(update(t).where(t.c.id == row_id, _OPEN).values(**values))
+
+
+async def supersede(
+    conn: AsyncConnection, appointment_id: str, event_types: Iterable[str], now: float
+) -> list[OutboxRow]:
+    """Close the open rows of these types for an appointment (their work is moot); returns them
+    as they were, so the caller can tell whether any may have reached the provider."""
+    types = list(event_types)
+    query = select(t).where(t.c.appointment_id == appointment_id, t.c.event_type.in_(types), _OPEN)
+    rows = [_from_row(row) for row in (await conn.execute(query)).all()]
+    if rows:
+        await conn.execute(
+            update(t)
+            .where(t.c.id.in_([r.id for r in rows]))
+            .values(completed_at=now, claimed_until=None, last_error="superseded")
+        )
+    return rows
+
+
+async def open_rows(conn: AsyncConnection, appointment_id: str) -> Sequence[OutboxRow]:
+    query = select(t).where(t.c.appointment_id == appointment_id, _OPEN).order_by(t.c.id)
+    return [_from_row(row) for row in (await conn.execute(query)).all()]
+
+
+async def all_open(conn: AsyncConnection) -> Sequence[OutboxRow]:
+    return [_from_row(row) for row in (await conn.execute(select(t).where(_OPEN))).all()]
+
+
+async def counts(conn: AsyncConnection) -> tuple[int, int]:
+    """(open rows, dead-lettered rows)."""
+    open_count = (await conn.execute(select(func.count()).where(_OPEN))).scalar_one()
+    dead = (
+        await conn.execute(select(func.count()).where(t.c.dead_lettered.is_(True)))
+    ).scalar_one()
+    return int(open_count), int(dead)
+
+
+async def dead_letters(conn: AsyncConnection, tenant_id: str | None = None) -> Sequence[OutboxRow]:
+    query = select(t).where(t.c.dead_lettered.is_(True))
+    if tenant_id is not None:
+        query = query.where(t.c.tenant_id == tenant_id)
+    return [_from_row(row) for row in (await conn.execute(query.order_by(t.c.id))).all()]

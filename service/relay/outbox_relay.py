@@ -1,0 +1,232 @@
+"""The outbox relay: claims due rows, calls the provider with the same policy, records the fate.
+
+Theory of operation. Each pass claims up to `relay_batch` due rows (a lease in a write
+transaction; `FOR UPDATE SKIP LOCKED` on PostgreSQL so replicas share the work), then handles
+them concurrently. A handler calls the provider through the gateway (retry plan + breaker, bounded
+by `relay_budget_s`) with the row's own event id and key, so a repeat after a crash cannot
+duplicate; then, in one write transaction, applies the result: success confirms (or releases, or
+switches a reschedule), a failure schedules the next attempt or dead-letters per
+`service.resilience.outbox.after_attempt` and compensates. A pass refused by an open breaker
+before any call does not count as an attempt (an outage must not dead-letter work the breaker
+kept from even trying). Crash points `relay_after_claim` and `relay_after_calendar_before_mark`
+sit at the two seams a crash can split. Sleeps between passes use the app's clock, and a wake-up
+event lets a request that answered 202 start a pass at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.booking import reschedule_steps, settle
+from service.booking.events import spec_from_payload
+from service.booking.model import Appointment
+from service.calendar.gateway import GatewayResult
+from service.db import appointment_store, outbox_store, saga_store
+from service.db.outbox_store import OutboxRow
+from service.json_logging import bound_appointment
+from service.resilience.deadline import Deadline
+from service.resilience.outbox import Compensation, OutboxAction, after_attempt
+from service.resilience.retry_plan import PlanStatus
+from service.runtime import Runtime
+
+log = logging.getLogger("service.relay")
+
+
+class OutboxRelay:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    async def run_forever(self) -> None:
+        """Poll until cancelled. A failing pass is logged and retried on the next poll."""
+        rt = self.rt
+        while True:
+            try:
+                handled = await self.drain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("relay pass failed; retrying on the next poll")
+                handled = 0
+            if handled:
+                continue  # more may be due right away
+            rt.relay_wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rt.relay_wakeup.wait(), rt.settings.relay_poll_s)
+
+    async def drain_once(self) -> int:
+        """One pass: claim due rows and handle them; returns how many were claimed."""
+        rt = self.rt
+        async with rt.db.write() as conn:
+            rows = await outbox_store.claim_due(
+                conn, rt.clock.now(), rt.settings.relay_lease_s, rt.settings.relay_batch
+            )
+        if not rows:
+            return 0
+        rt.crash.hit("relay_after_claim")
+        await asyncio.gather(*(self._handle(row) for row in rows))
+        return len(rows)
+
+    async def _handle(self, row: OutboxRow) -> None:
+        rt = self.rt
+        with bound_appointment(row.appointment_id):
+            try:
+                result = await self._call(row)
+                if result.ok:
+                    rt.crash.hit("relay_after_calendar_before_mark")
+                await self._record(row, result)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The lease runs out and another pass retries the row.
+                log.exception("relay could not handle outbox row", extra={"row": row.id})
+
+    async def _call(self, row: OutboxRow) -> GatewayResult:
+        rt = self.rt
+        deadline = (
+            Deadline(rt.clock.now(), rt.settings.relay_budget_s)
+            if rt.protections.deadline
+            else None
+        )
+        policy = rt.policies.relay_retry
+        if row.event_type == outbox_store.DELETE_EVENT:
+            payload = row.payload
+            return await rt.gateway.delete_event(
+                payload["event_id"], payload.get("key"), deadline, policy
+            )
+        payload = (
+            row.payload if row.event_type == outbox_store.CREATE_EVENT else row.payload["spec"]
+        )
+        return await rt.gateway.create_event(spec_from_payload(payload), deadline, policy)
+
+    async def _record(self, claimed: OutboxRow, result: GatewayResult) -> None:
+        rt = self.rt
+        async with rt.db.write() as conn:
+            now = rt.clock.now()
+            # Lock order everywhere: appointment, then its outbox rows (no deadlocks on PostgreSQL).
+            appointment = await appointment_store.get(
+                conn, claimed.tenant_id, claimed.appointment_id, for_update=True
+            )
+            row = await outbox_store.get(conn, claimed.id, for_update=True)
+            if row is None or appointment is None:
+                return
+            is_open = row.completed_at is None and not row.dead_lettered
+            if result.ok:
+                await self._succeeded(conn, row, appointment, result, now, is_open)
+                rt.metrics.relay_outcomes.labels("done").inc()
+                return
+            if not is_open:
+                return  # superseded meanwhile (a cancel): nothing left to schedule
+            ambiguous = row.ambiguous_seen or result.plan.ambiguous_seen
+            if result.plan.status is PlanStatus.BREAKER_OPEN and result.plan.attempts == 0:
+                await outbox_store.record_failure(
+                    conn,
+                    row.id,
+                    attempts=row.attempts,
+                    next_attempt_at=now + rt.policies.outbox.delay_before(row.attempts + 1),
+                    error=result.error,
+                    ambiguous=ambiguous,
+                )
+                rt.metrics.relay_outcomes.labels("breaker_open").inc()
+                return
+            attempts = row.attempts + 1
+            may_exist = ambiguous or result.plan.may_have_committed
+            decision = after_attempt(
+                attempts, result.plan.status, now, rt.policies.outbox, may_exist
+            )
+            await outbox_store.record_failure(
+                conn,
+                row.id,
+                attempts=attempts,
+                next_attempt_at=decision.next_attempt_at,
+                error=result.error,
+                ambiguous=ambiguous,
+            )
+            if decision.action is OutboxAction.DEAD_LETTER:
+                rt.metrics.relay_outcomes.labels("dead_lettered").inc()
+                log.warning(
+                    "outbox row dead-lettered",
+                    extra={"row": row.id, "event_type": row.event_type, "error": result.error},
+                )
+                await self._dead_lettered(
+                    conn, row, appointment, decision.compensation, may_exist, now
+                )
+            else:
+                rt.metrics.relay_outcomes.labels("retry_later").inc()
+
+    async def _succeeded(
+        self,
+        conn: AsyncConnection,
+        row: OutboxRow,
+        appointment: Appointment,
+        result: GatewayResult,
+        now: float,
+        is_open: bool,
+    ) -> None:
+        rt = self.rt
+        provider_key = rt.protections.provider_key
+        if row.event_type == outbox_store.DELETE_EVENT:
+            if is_open:
+                await outbox_store.complete(conn, row.id, now)
+            if row.payload.get("reason") == "cancel":
+                await settle.released(conn, appointment, now)
+            saga_id = row.payload.get("saga_id")
+            if saga_id and row.payload.get("reason") == "reschedule_release":
+                await saga_store.record(
+                    conn,
+                    tenant_id=row.tenant_id,
+                    saga_id=saga_id,
+                    appointment_id=row.appointment_id,
+                    step="release_old",
+                    state="done",
+                    now=now,
+                )
+            return
+        spec = spec_from_payload(
+            row.payload if row.event_type == outbox_store.CREATE_EVENT else row.payload["spec"]
+        )
+        event_id = str((result.body or {}).get("id") or spec.event_id)
+        if row.event_type == outbox_store.RESCHEDULE_EVENT:
+            if is_open:
+                await reschedule_steps.switch(conn, appointment, row, event_id, now, rt)
+                await outbox_store.complete(conn, row.id, now)
+            elif appointment.external_id != event_id:
+                await settle.enqueue_delete(
+                    conn,
+                    appointment,
+                    event_id,
+                    now,
+                    reason="reschedule_abandoned",
+                    provider_key=provider_key,
+                    saga_id=row.payload["saga_id"],
+                )
+            return
+        await settle.confirm(conn, appointment, event_id, now, provider_key=provider_key)
+        if is_open:
+            await outbox_store.complete(conn, row.id, now)
+
+    async def _dead_lettered(
+        self,
+        conn: AsyncConnection,
+        row: OutboxRow,
+        appointment: Appointment,
+        compensation: tuple[Compensation, ...],
+        may_exist: bool,
+        now: float,
+    ) -> None:
+        rt = self.rt
+        if row.event_type == outbox_store.CREATE_EVENT:
+            await settle.compensate(
+                conn,
+                appointment,
+                compensation,
+                now,
+                event_id=row.payload.get("event_id"),
+                provider_key=rt.protections.provider_key,
+            )
+        elif row.event_type == outbox_store.RESCHEDULE_EVENT:
+            await reschedule_steps.compensate(conn, appointment, row, may_exist, now, rt)
+        # A dead-lettered delete leaves an orphan event: the reconciler's next pass deletes it.

@@ -1,0 +1,99 @@
+"""The parts one process runs with: database, calendar gateway, breaker, metrics, crash points.
+
+Owns building them from (settings, clock, rng) and closing them; the app (`service.app`) and the
+standalone relay (`service.relay`) both start from here, so they share one wiring. No module
+state: each call to `open_runtime` builds a fresh set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import make_url
+
+from service.calendar.client import HttpCalendarClient
+from service.calendar.gateway import CalendarGateway
+from service.clock import Clock
+from service.crash_points import CrashPoints
+from service.db.database import Database
+from service.db.migrate import upgrade_to_head
+from service.metrics import ServiceMetrics
+from service.policies import Policies
+from service.resilience.breaker import CircuitBreaker
+from service.settings import Protections, Settings
+
+log = logging.getLogger("service.runtime")
+
+
+class StartupError(RuntimeError):
+    """The process cannot start; the message says what to check."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    rng: random.Random
+    policies: Policies
+    db: Database
+    metrics: ServiceMetrics
+    breaker: CircuitBreaker | None
+    gateway: CalendarGateway
+    crash: CrashPoints
+    relay_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def protections(self) -> Protections:
+        return self.settings.protections
+
+
+def build_runtime(settings: Settings, clock: Clock, rng: random.Random) -> Runtime:
+    """Wire the parts (no I/O yet: nothing connects until used)."""
+    policies = Policies.from_settings(settings)
+    metrics = ServiceMetrics()
+    breaker = CircuitBreaker(policies.breaker) if settings.protections.breaker else None
+    client = HttpCalendarClient(
+        settings.calendar_url,
+        clock,
+        max_connections=settings.calendar_max_connections,
+        connect_timeout_s=settings.connect_timeout_ms / 1000,
+    )
+    gateway = CalendarGateway(client, clock, rng, policies.retry, breaker, metrics)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        rng=rng,
+        policies=policies,
+        db=Database(settings.db_url, settings.db_pool_size),
+        metrics=metrics,
+        breaker=breaker,
+        gateway=gateway,
+        crash=CrashPoints(settings.crash_at),
+    )
+
+
+async def start_runtime(runtime: Runtime) -> None:
+    """Migrate the schema to head and say which protections are off. Raises StartupError, with
+    what to check, when the database cannot be reached or migrated."""
+    try:
+        await upgrade_to_head(runtime.db)
+    except Exception as exc:
+        shown = make_url(runtime.settings.db_url).render_as_string(hide_password=True)
+        raise StartupError(
+            f"cannot open and migrate the database {shown} ({type(exc).__name__}: {exc}); "
+            "check --db-url / REHEARSAL_DB_URL and that the server is up"
+        ) from exc
+    off = [name for name, on in vars(runtime.settings.protections).items() if not on]
+    if off:
+        log.warning(
+            "protections switched off (legacy behaviour on purpose)",
+            extra={"profile": runtime.settings.profile, "protections_off": off},
+        )
+
+
+async def close_runtime(runtime: Runtime) -> None:
+    await runtime.gateway.client.aclose()
+    await runtime.db.dispose()

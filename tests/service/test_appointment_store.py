@@ -1,0 +1,108 @@
+"""The overlap rule lives in the database (migration 0001): SQLite triggers, PostgreSQL's exclusion
+constraint. Exercised through the store on both, without the service around it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from service.booking.model import Appointment
+from service.db import appointment_store
+from service.db.appointment_store import SlotTaken
+from service.db.database import Database
+from service.db.migrate import upgrade_to_head
+from service.resilience.lifecycle import AppointmentStatus, ExternalState
+
+T0 = dt.datetime(2031, 5, 5, 9, 0, tzinfo=dt.UTC)
+
+
+def _appointment(
+    start_min: int, end_min: int, tenant: str = "t1", resource: str = "r1"
+) -> Appointment:
+    return Appointment(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant,
+        resource_id=resource,
+        customer_id=str(uuid.uuid4()),
+        start_time=T0 + dt.timedelta(minutes=start_min),
+        end_time=T0 + dt.timedelta(minutes=end_min),
+        service_type="pickup",
+        title=None,
+        location=None,
+        owner_name=None,
+        owner_email=None,
+        metadata=None,
+        status=AppointmentStatus.BOOKED,
+        external_state=ExternalState.PENDING,
+        external_id=None,
+        event_id=None,
+        version=1,
+        created_at=0.0,
+        updated_at=0.0,
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{request.getfixturevalue('tmp_path')}/store.db"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    db = Database(url, pool_size=2)
+    try:
+        await upgrade_to_head(db)
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def _insert(db: Database, appointment: Appointment, guarded: bool = True) -> None:
+    async with db.write() as conn:
+        await appointment_store.insert(conn, appointment, guarded=guarded)
+
+
+async def test_overlaps_are_refused_adjacent_slots_are_not(database: Database) -> None:
+    await _insert(database, _appointment(0, 30))
+    with pytest.raises(SlotTaken):
+        await _insert(database, _appointment(15, 45))
+    with pytest.raises(SlotTaken):
+        await _insert(database, _appointment(-60, 120))  # covers it
+    await _insert(database, _appointment(30, 60))  # starts where the first ends
+    await _insert(database, _appointment(0, 30, tenant="t2"))  # another tenant's calendar
+    await _insert(database, _appointment(0, 30, resource="r2"))  # another resource
+
+
+async def test_only_booked_rows_hold_their_slot(database: Database) -> None:
+    first = _appointment(0, 30)
+    await _insert(database, first)
+    async with database.write() as conn:
+        await appointment_store.save(
+            conn, first, dataclasses.replace(first, status=AppointmentStatus.CANCELLED)
+        )
+    await _insert(database, _appointment(0, 30))
+
+
+async def test_moving_onto_a_taken_slot_is_refused(database: Database) -> None:
+    first, second = _appointment(0, 30), _appointment(60, 90)
+    await _insert(database, first)
+    await _insert(database, second)
+    with pytest.raises(SlotTaken):
+        async with database.write() as conn:
+            await appointment_store.save(
+                conn,
+                second,
+                dataclasses.replace(second, start_time=first.start_time, end_time=first.end_time),
+            )
+
+
+async def test_rows_written_without_the_guard_are_outside_the_rule(database: Database) -> None:
+    """The legacy switch: the database lets overlapping unguarded rows in (v1's double booking)."""
+    await _insert(database, _appointment(0, 30), guarded=False)
+    await _insert(database, _appointment(0, 30), guarded=False)
+    await _insert(database, _appointment(0, 30), guarded=True)
+    async with database.read() as conn:
+        assert await appointment_store.overlaps(conn, "t1", "r1", T0, T0 + dt.timedelta(minutes=5))
