@@ -208,7 +208,7 @@ def _drive_load(
             "-r",
             str(max(load.users, 1) * 10),
             "--run-time",
-            f"{load.duration_s}s",
+            f"{max(1, round(load.duration_s))}s",  # Locust takes whole seconds
             "--stop-timeout",
             "5",
             "--host",

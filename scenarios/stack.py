@@ -222,7 +222,9 @@ class LiveStack:
             self.calendar_url_via_proxy,
         ]
         env = dict(os.environ)
-        env.update(settings_env({"seed": self.options.seed, **settings}))
+        env.update(
+            settings_env({"seed": self.options.seed, "allow_crash_arming": True, **settings})
+        )
         if self.options.api_key:
             env.setdefault("REHEARSAL_API_KEYS", f"{self.options.api_key}:rehearsal")
         supervisor = ServiceSupervisor(self.group, argv, env, scenario_dir)

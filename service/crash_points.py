@@ -33,6 +33,11 @@ class CrashPoints:
         self.armed: str | None = None
         self.nth = 1
         self._hits = 0
+        self.arm(spec)
+
+    def arm(self, spec: str | None) -> None:
+        """Arm `name[:nth]` from now on (hits before this call do not count); None disarms."""
+        self.armed, self.nth, self._hits = None, 1, 0
         if spec:
             name, _, nth = spec.partition(":")
             if name not in POINTS:

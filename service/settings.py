@@ -84,6 +84,9 @@ class Settings:
     seed: int | None = None
     log_level: str = "INFO"
     crash_at: str | None = None
+    # POST /v1/admin/crash arms a crash point at run time (the runner's fault timeline uses it).
+    # Off by default: nobody should be able to kill a service over HTTP unless it was asked for.
+    allow_crash_arming: bool = False
 
     def __post_init__(self) -> None:
         _check(

@@ -2,7 +2,9 @@
 
 `/readyz` is 200 when the database answers (and reports the breaker state), 503 otherwise.
 `/metrics` refreshes the outbox and breaker gauges, then renders the app's own registry.
-Admin: `POST /v1/admin/reconcile` runs one reconciler pass; `GET /v1/admin/outbox` shows the
+Admin: `POST /v1/admin/crash` arms a crash point at run time (only with
+REHEARSAL_ALLOW_CRASH_ARMING=1, as the scenario runner starts it); `POST /v1/admin/reconcile` runs
+one reconciler pass; `GET /v1/admin/outbox` shows the
 backlog and the caller's dead letters; `GET /v1/admin/sagas/{appointment_id}` a saga's steps.
 """
 
@@ -53,6 +55,25 @@ async def metrics(runtime: RuntimeDep) -> Response:
     runtime.metrics.outbox_dead_lettered.set(dead)
     runtime.metrics.observe_breaker(runtime.breaker, runtime.clock.now())
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.post("/v1/admin/crash")
+async def arm_crash(body: dict[str, Any], runtime: RuntimeDep, _tenant: TenantDep) -> JSONResponse:
+    if not runtime.settings.allow_crash_arming:
+        return JSONResponse(
+            {"error": "crash arming is off; start the service with REHEARSAL_ALLOW_CRASH_ARMING=1"},
+            status_code=403,
+        )
+    point, nth = body.get("point"), body.get("nth", 1)
+    if not isinstance(nth, int) or isinstance(nth, bool):
+        return JSONResponse(
+            {"error": f"nth must be an integer >= 1 (got {nth!r})"}, status_code=422
+        )
+    try:
+        runtime.crash.arm(f"{point}:{nth}")
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+    return JSONResponse({"armed": point, "nth": nth})
 
 
 @router.post("/v1/admin/reconcile")

@@ -93,3 +93,31 @@ def test_crash_then_restart_reaches_a_consistent_state(
     retry = wait_until(lambda: (r := _post(service, body, key)).status_code != 409 and r)
     assert retry.json()["id"] == appointments[0]["id"]
     assert retry.status_code == (201 if on_request_path else 202)  # 202: the replayed first answer
+
+
+def test_a_crash_point_armed_over_http_fires_on_its_nth_passage_from_then_on(
+    reaper: ProcessReaper, provider: Provider, sqlite_url: str, tmp_path: Path
+) -> None:
+    # The runner's fault timeline arms crash points mid-run; earlier passages must not count.
+    service = _start(reaper, provider, sqlite_url, tmp_path / "armed.log", {})
+    first = _post(service, appointment_body(new_resource()), str(uuid.uuid4()))
+    assert first.status_code == 201
+    with service.client() as client:
+        refused = client.post("/v1/admin/crash", json={"point": "after_db_commit_before_calendar"})
+    assert refused.status_code == 403 and "REHEARSAL_ALLOW_CRASH_ARMING" in refused.text
+
+    armable = _start(
+        reaper, provider, sqlite_url, tmp_path / "armable.log",
+        {"REHEARSAL_ALLOW_CRASH_ARMING": "1"},
+    )  # fmt: skip
+    with armable.client() as client:
+        bad = client.post("/v1/admin/crash", json={"point": "nowhere", "nth": 1})
+        assert bad.status_code == 422 and "nowhere" in bad.text
+        armed = client.post(
+            "/v1/admin/crash", json={"point": "after_db_commit_before_calendar", "nth": 2}
+        )
+        assert armed.status_code == 200
+    assert _post(armable, appointment_body(new_resource()), str(uuid.uuid4())).status_code == 201
+    with pytest.raises(httpx.TransportError):
+        _post(armable, appointment_body(new_resource()), str(uuid.uuid4()))
+    assert armable.wait_exit(10) == 137
