@@ -244,11 +244,11 @@ def _drive_load(
 
 
 def _same_key_bursts(scenario, seed, url, api_key, groups, size) -> list[dict[str, Any]]:
-    """`groups` bursts of `size` simultaneous creates sharing one key (client ids past Locust's)."""
+    """`groups` bursts of `size` simultaneous creates sharing one key (client ids 1000+, past any Locust user)."""
     rows: list[dict[str, Any]] = []
     config = workload_config(scenario, seed)
     for group in range(groups):
-        stream = ClientStream(config, 10_000 + group)
+        stream = ClientStream(config, 1_000 + group)
         planned = stream.next_request()
         while planned.operation != "create":
             planned = stream.next_request()

@@ -12,13 +12,15 @@ I/O: the run folder only.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from scenarios.evidence import RunEvidence, write_atomic, write_jsonl
+from scenarios.evidence import RunEvidence, encode_json_value, sha256_hex, write_atomic
 from scenarios.results import judge_scenario
 from scenarios.spec import Scenario
 from sim import simulate_run
@@ -72,12 +74,41 @@ def run_one_sim(scenario: Scenario, seed: int, run_dir: Path) -> tuple[dict[str,
 def write_evidence(evidence: RunEvidence, folder: Path) -> str:
     """The run folder's files for one scenario (docs/run_folder.md); returns the event log's
     sha256."""
-    digest = write_jsonl(folder / "events.jsonl", evidence.requests)
-    write_jsonl(folder / "timeseries.jsonl", evidence.samples)
+    events = encode_records(evidence.requests)
+    write_atomic(folder / "events.jsonl", events)
+    write_atomic(folder / "timeseries.jsonl", encode_records(evidence.samples))
     phases = [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s} for p in evidence.phases]
     write_atomic(folder / "phases.json", json.dumps(phases, indent=1).encode())
-    write_jsonl(folder / "provider_calls.jsonl", evidence.provider_calls)
-    return digest
+    write_atomic(folder / "provider_calls.jsonl", encode_records(evidence.provider_calls))
+    return sha256_hex(events)
+
+
+def encode_records(records: Iterable[Any]) -> bytes:
+    """The bytes `scenarios.evidence.encode_jsonl` writes, byte for byte (a test holds them
+    equal), with each record type's float fields looked up once instead of once per record:
+    `encode_jsonl` resolves the type hints for every record, which made writing a run folder
+    cost more than simulating it."""
+    plans: dict[type, list[tuple[str, bool]]] = {}
+    lines = []
+    for record in records:
+        kind = type(record)
+        plan = plans.get(kind)
+        if plan is None:
+            hints = typing.get_type_hints(kind)
+            plan = [(f.name, _is_float(hints[f.name])) for f in dataclasses.fields(record)]
+            plans[kind] = plan
+        row = {}
+        for name, is_float in plan:
+            value = getattr(record, name)
+            if is_float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            row[name] = dict(value) if isinstance(value, Mapping) else value
+        lines.append(encode_json_value(row) + "\n")
+    return "".join(lines).encode("utf-8")
+
+
+def _is_float(hint: Any) -> bool:
+    return hint is float or float in typing.get_args(hint)
 
 
 def _shown_path(path: Path) -> str:
