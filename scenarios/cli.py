@@ -107,6 +107,8 @@ def main(argv: list[str]) -> int:
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     run_dir = args.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
+    # Every child inherits this, so anyone can find (and a test can prove gone) a run's processes.
+    os.environ["RUN_SCENARIOS_RUN_DIR"] = str(run_dir)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.monotonic()
     print(
@@ -152,7 +154,12 @@ def main(argv: list[str]) -> int:
         except ImportError:
             print("report: the report renderer is not built yet (issue: reports)", file=sys.stderr)
         else:
-            print(f"report:  {render_report(args.out, run_dir / 'report')}")
+            from reports.errors import ReportInputError
+
+            try:
+                print(f"report:  {render_report(args.out, run_dir / 'report')}")
+            except ReportInputError as exc:
+                print(f"report: could not be rendered: {exc}", file=sys.stderr)
     return exit_code(document)
 
 

@@ -102,6 +102,12 @@ def find_duplicate_events(evidence: RunEvidence) -> list[dict[str, Any]]:
     for appointment_id, events in events_of(evidence).items():
         for event in events:
             owners.setdefault(event.id, []).append(by_id[appointment_id])
+    # The client's keys, from the requests that were answered with each appointment (the service
+    # need not echo keys back), so the witness names what the user sent.
+    client_keys: dict[str, set[str]] = {}
+    for record in evidence.requests:
+        if record.appointment_id and record.idempotency_key:
+            client_keys.setdefault(record.appointment_id, set()).add(record.idempotency_key)
     violations = []
     for group in duplicate_event_groups(evidence):
         appointments = {a.id: a for e in group for a in owners.get(e.id, [])}
@@ -112,6 +118,7 @@ def find_duplicate_events(evidence: RunEvidence) -> list[dict[str, Any]]:
                 "appointment_ids": sorted(appointments),
                 "idempotency_keys": sorted(
                     {a.idempotency_key for a in appointments.values() if a.idempotency_key}
+                    | {k for a in appointments for k in client_keys.get(a, ())}
                 ),
             }
         )

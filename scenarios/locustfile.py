@@ -19,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from locust import FastHttpUser, LoadTestShape, events, task
+from locust import FastHttpUser, events, task
 from locust.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,7 +36,7 @@ WORKLOAD = WorkloadConfig(
     conflicting_slot_ratio=float(CONFIG.get("conflicting_slot_ratio", 0.0)),
 )
 USERS = int(CONFIG.get("users", 10))
-RATE_RPS = float(CONFIG.get("rate_rps", 50.0))
+RATE_RPS = float(CONFIG.get("rate_rps") or 50.0)  # with a shape, the shape rules
 MAX_REQUESTS = int(CONFIG.get("max_requests", 1_000_000))
 _client_numbers = itertools.count()
 _issued = itertools.count()
@@ -59,7 +59,11 @@ def _close_log(environment: Environment, **_: object) -> None:
 
 
 class BookingClient(FastHttpUser):
-    """One client: paced so that all users together offer RATE_RPS (or the shape's rate)."""
+    """One client: paced so that all users together offer RATE_RPS (or the shape's rate).
+
+    A rate shape needs no LoadTestShape: the user count stays fixed and each user's pacing
+    follows the shape's current step (which also keeps -u/--run-time usable).
+    """
 
     network_timeout = 10.0
     connection_timeout = 5.0
@@ -72,6 +76,11 @@ class BookingClient(FastHttpUser):
 
     def on_start(self) -> None:
         self.stream = ClientStream(WORKLOAD, next(_client_numbers))
+        # Spread the users' first requests over one pacing interval, as independent clients
+        # would arrive, instead of all users firing in the same millisecond at spawn.
+        rate = _current_rate() / max(1, USERS)
+        if rate > 0:
+            time.sleep(self.stream.rng.uniform(0, 1.0 / rate))  # gevent-patched: yields
         self._last_start = time.monotonic()
         self.headers = {"Content-Type": "application/json"}
         if CONFIG.get("api_key"):
@@ -156,14 +165,3 @@ def _current_rate() -> float:
 
 
 _STARTED = time.monotonic()
-
-
-if CONFIG.get("shape"):
-
-    class StagedShape(LoadTestShape):
-        """Holds USERS users for the run; the per-user pacing follows the shape's rate steps."""
-
-        def tick(self):  # type: ignore[no-untyped-def]
-            if self.get_run_time() >= float(CONFIG.get("duration_s", 10)):
-                return None
-            return (USERS, USERS)

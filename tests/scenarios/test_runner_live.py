@@ -1,0 +1,158 @@
+"""The main job end to end: real processes on loopback, the way a user or CI runs it.
+
+Each test runs `run_scenarios.py` as a subprocess (its own process group, killed in a finally)
+and checks what the user sees: exit code, results_post.json against the schema, JUnit, the run
+folder, witnesses, and that no child process outlives the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from scenarios.results import validate_results
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST_HEALTHY = """
+name: fast_healthy
+description: a short healthy run for the tests
+modes: [real, sim]
+seed: 2
+load: {users: 5, rate_rps: 20, duration_s: 3, mix: {create: 4, get: 1}}
+drain_s: 1
+slo:
+  - success_rate >= 0.99
+  - calendar.duplicate_bookings == 0
+  - outbox.backlog_final == 0
+"""
+
+
+def _run(args: list[str], tmp_path: Path, timeout_s: float = 120) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(ROOT / "run_scenarios.py"), "--runs-dir", str(tmp_path / "runs"),
+           "--out", str(tmp_path / "results_post.json"), *args]  # fmt: skip
+    process = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, _ = process.communicate(timeout=timeout_s)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return subprocess.CompletedProcess(cmd, process.returncode, out, "")
+
+
+def _children_of_runs(tmp_path: Path) -> list[str]:
+    """Live processes whose command line or environment names this test's folder: the service,
+    the fakes and Locust (whose config path is in its environment)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (proc / "environ").read_bytes().decode(errors="replace")
+            state = (proc / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if state != "Z" and "pytest" not in cmdline and str(tmp_path) in cmdline + environ:
+            found.append(f"{proc.name} {cmdline}")
+    return found
+
+
+def test_a_healthy_run_passes_and_writes_results_junit_and_run_folder(tmp_path: Path) -> None:
+    scenario = tmp_path / "fast_healthy.yaml"
+    scenario.write_text(FAST_HEALTHY)
+    done = _run(["--scenario", str(scenario)], tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert "fast_healthy" in done.stdout and "1/1 passed" in done.stdout
+    document = json.loads((tmp_path / "results_post.json").read_text())
+    validate_results(document)
+    entry = document["scenarios"][0]
+    assert entry["passed"] and entry["mode"] == "real" and entry["requests"]["total"] > 20
+    assert entry["latency_ms"]["p50"] is not None
+    assert entry["outbox"]["backlog_final"] == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    events = (
+        ROOT / entry["event_log"]
+        if not Path(entry["event_log"]).is_absolute()
+        else Path(entry["event_log"])
+    )
+    assert events.exists() and events.parent == run_dir / "fast_healthy"
+    for name in ("timeseries.jsonl", "phases.json", "provider_calls.jsonl"):
+        assert (events.parent / name).exists()
+    suite = ET.parse(run_dir / "junit.xml").getroot()
+    assert suite.find(".//testcase[@name='fast_healthy']") is not None
+    assert not _children_of_runs(tmp_path)
+
+
+def test_negative_control_fails_with_a_witness_of_duplicated_keys(tmp_path: Path) -> None:
+    # A gate that cannot fail is a defect: v1's missing provider key under commit-then-fail.
+    done = _run(["--scenario", str(ROOT / "scenarios/negative/legacy_duplicates.yaml")], tmp_path)
+    assert done.returncode == 1, done.stdout
+    document = json.loads((tmp_path / "results_post.json").read_text())
+    entry = document["scenarios"][0]
+    assert not entry["passed"] and entry["calendar"]["duplicate_bookings"] > 0
+    (broken,) = [i for i in entry["invariants"] if i["name"] == "no_duplicate_provider_events"]
+    assert not broken["passed"]
+    # The witness names the duplicated client keys, the appointments and the provider events.
+    sent_keys = {
+        json.loads(line)["idempotency_key"]
+        for line in (ROOT / entry["event_log"]).read_text().splitlines()
+    }
+    for group in broken["witness"]:
+        assert len(group["event_ids"]) >= 2 and group["appointment_ids"]
+        assert group["idempotency_keys"] and set(group["idempotency_keys"]) <= sent_keys
+    assert "no_duplicate_provider_events" in done.stdout
+
+
+def test_a_bad_scenario_file_stops_with_exit_2_naming_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(FAST_HEALTHY.replace("duration_s: 3", "duration_s: -3"))
+    done = _run(["--scenario", str(bad)], tmp_path, timeout_s=60)
+    assert done.returncode == 2
+    assert "bad.yaml" in done.stdout and "load.duration_s" in done.stdout
+    assert not (tmp_path / "results_post.json").exists()
+
+
+def test_ctrl_c_mid_run_leaves_no_process_behind(tmp_path: Path) -> None:
+    scenario = tmp_path / "long.yaml"
+    scenario.write_text(FAST_HEALTHY.replace("duration_s: 3", "duration_s: 30"))
+    cmd = [sys.executable, str(ROOT / "run_scenarios.py"), "--runs-dir", str(tmp_path / "runs"),
+           "--out", str(tmp_path / "results_post.json"), "--scenario", str(scenario)]  # fmt: skip
+    process = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+            "locust" in line for line in _children_of_runs(tmp_path)
+        ):
+            time.sleep(0.2)
+        running = _children_of_runs(tmp_path)
+        assert any("locust" in line for line in running), "load never started"
+        # The fake provider, the proxy, the service and Locust are all up before the Ctrl-C.
+        for part in ("fakes.calendar", "fakes.toxiproxy", "-m service", "locust"):
+            assert any(part in line for line in running), (part, running)
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
+        out, _ = process.communicate(timeout=30)
+        assert process.returncode == 2, out
+        assert "interrupted" in out
+        time.sleep(0.5)
+        assert _children_of_runs(tmp_path) == []
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
