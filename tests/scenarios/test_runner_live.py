@@ -7,6 +7,7 @@ folder, witnesses, and that no child process outlives the run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -37,6 +38,23 @@ slo:
 """
 
 
+PARTS = ("fakes.calendar", "fakes.toxiproxy", "-m service", "locust")
+
+
+def _stop(process: subprocess.Popen, tmp_path: Path) -> None:
+    """However a test ends: let the runner clean up (SIGTERM), then kill what is left by PID."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    for line in _children_of_runs(tmp_path):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+
+
 def _run(args: list[str], tmp_path: Path, timeout_s: float = 120) -> subprocess.CompletedProcess:
     cmd = [sys.executable, str(ROOT / "run_scenarios.py"), "--runs-dir", str(tmp_path / "runs"),
            "--out", str(tmp_path / "results_post.json"), *args]  # fmt: skip
@@ -47,9 +65,7 @@ def _run(args: list[str], tmp_path: Path, timeout_s: float = 120) -> subprocess.
     try:
         out, _ = process.communicate(timeout=timeout_s)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        _stop(process, tmp_path)
     return subprocess.CompletedProcess(cmd, process.returncode, out, "")
 
 
@@ -66,7 +82,7 @@ def _children_of_runs(tmp_path: Path) -> list[str]:
             state = (proc / "stat").read_text().split()[2]
         except OSError:
             continue
-        if state != "Z" and "pytest" not in cmdline and str(tmp_path) in cmdline + environ:
+        if state != "Z" and "-m pytest" not in cmdline and str(tmp_path) in cmdline + environ:
             found.append(f"{proc.name} {cmdline}")
     return found
 
@@ -137,14 +153,14 @@ def test_ctrl_c_mid_run_leaves_no_process_behind(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(
-            "locust" in line for line in _children_of_runs(tmp_path)
-        ):
+        running: list[str] = []
+        while time.monotonic() < deadline:
+            running = _children_of_runs(tmp_path)
+            if all(any(part in line for line in running) for part in PARTS):
+                break
             time.sleep(0.2)
-        running = _children_of_runs(tmp_path)
-        assert any("locust" in line for line in running), "load never started"
         # The fake provider, the proxy, the service and Locust are all up before the Ctrl-C.
-        for part in ("fakes.calendar", "fakes.toxiproxy", "-m service", "locust"):
+        for part in PARTS:
             assert any(part in line for line in running), (part, running)
         process.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
         out, _ = process.communicate(timeout=30)
@@ -153,6 +169,4 @@ def test_ctrl_c_mid_run_leaves_no_process_behind(tmp_path: Path) -> None:
         time.sleep(0.5)
         assert _children_of_runs(tmp_path) == []
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        _stop(process, tmp_path)
