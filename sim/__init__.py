@@ -1,0 +1,27 @@
+"""The SimPy twin of the booking path (DESIGN §1, §8; issue 5).
+
+`simulate(scenario, seed, overrides) -> RunEvidence` runs one scenario in virtual time and gathers
+what real mode gathers, judged by the same invariants and SLOs (`scenarios.sim_mode` writes the
+run folder). The model runs the service's own policy core (`service.resilience`: retry plan,
+breaker, deadline, idempotency and outbox rules) through a SimPy driver (`sim.driver`), the fake
+provider's own fault rules and latency models (`fakes.calendar`), and the load's own request
+streams (`scenarios.workload`). Modules, one job each:
+
+- `config`: the service's settings as real mode reads them; the twin's service-time parameters;
+- `components`: one seeded RNG per component; `queueing`: FIFO c-server queues, computed;
+- `network`, `provider`, `calendar_link`: the provider behind the toxics, one attempt at a time;
+- `gateway`, `driver`: the retry plan behind the breaker; `state`, `settle`: the database;
+- `booking`, `changes`, `relay`, `timing`, `host`, `crash_points`: the service, its flows, its
+  relay, its CPU and database time, its crashes and restarts;
+- `clients`, `timeline`, `sampler`, `twin`: the load, the faults, the metrics, one run;
+- `fast_paths`: byte-identical faster versions of shared per-request helpers.
+
+Sweeps, calibration and shrinking call `simulate` with plain data (a scenario, a seed, dotted
+`overrides` such as `load.rate_rps`, `settings.breaker_cooldown_s`, `faults`, `twin.cpu_create_ms`)
+and judge the evidence with `scenarios.evidence.compute_metrics` / `scenarios.invariants`.
+"""
+
+from sim.config import TwinParams, apply_overrides
+from sim.twin import SimRun, simulate, simulate_run
+
+__all__ = ["SimRun", "TwinParams", "apply_overrides", "simulate", "simulate_run"]

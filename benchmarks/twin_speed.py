@@ -1,0 +1,184 @@
+"""How fast the SimPy twin runs: simulated booking requests per wall second, beside a bare queue.
+
+Usage: `.venv/bin/python benchmarks/twin_speed.py [--rounds 5] [--requests 20000]`
+
+Each round measures, in this one process and one after the other:
+- bare: a bare SimPy M/M/c queue (`simpy.Resource`, c = 10, rho = 0.9), `--requests` customers;
+- healthy, outage: the catalog files as written, run seed after seed (1, 2, ...) until about
+  `--requests` requests — what sweeps and shrinking do — each a full `sim.simulate` call (model
+  set-up, the run, the evidence), counting every request in the event log;
+- healthy, stretched: the healthy file with its load `--requests / 300` times as long, one run
+  (steady state, set-up amortised);
+- floor: the same stretched run with the service replaced by one 1 ms wait — the clients'
+  request streams (`scenarios.workload.ClientStream`), the event-log records and the pacing
+  alone, i.e. what the twin costs before it models anything. Stretching the outage the same way is not the same scenario:
+  its backlog, which the relay re-polls every 0.5 s while the breaker is open, grows with the
+  square of the stretch, and the figure would measure the relay, not the requests.
+It prints the median over the rounds of requests per wall second (and per CPU second, since a
+shared machine's wall clock also measures its neighbours), and each twin figure's ratio to the
+bare queue. Targets (issue 5 §4): >= 30 000 requests/s on one core and >= 1/3 of the bare queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import simpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scenarios.spec import Scenario, load_catalog  # noqa: E402
+from sim import apply_overrides, simulate  # noqa: E402
+from sim.host import ServiceHost  # noqa: E402
+
+CATALOG = Path(__file__).resolve().parents[1] / "scenarios" / "catalog"
+
+Measure = Callable[[], int]  # runs once, returns how many requests (customers) it simulated
+BARE = "bare SimPy M/M/c (c=10, rho=0.9)"
+
+
+def bare_mmc(customers: int, servers: int = 10, rho: float = 0.9, seed: int = 1) -> int:
+    """A bare M/M/c queue: Poisson arrivals, exponential service, one `simpy.Resource`."""
+    env = simpy.Environment()
+    resource = simpy.Resource(env, capacity=servers)
+    rng = random.Random(seed)
+    mu = 10.0
+    lam = rho * servers * mu
+    done = [0]
+
+    def customer() -> Generator[Any, Any, None]:
+        with resource.request() as granted:
+            yield granted
+            yield env.timeout(rng.expovariate(mu))
+        done[0] += 1
+
+    def source() -> Generator[Any, Any, None]:
+        for _ in range(customers):
+            env.process(customer())
+            yield env.timeout(rng.expovariate(lam))
+
+    env.process(source())
+    env.run()
+    return done[0]
+
+
+def stretched(scenario: Scenario, factor: float) -> Scenario:
+    """The scenario with its load and its fault timeline `factor` times as long."""
+    faults = []
+    for fault in scenario.faults:
+        data = fault.model_dump(mode="json", exclude_unset=True)
+        data["at_s"] = fault.at_s * factor
+        if fault.until_s is not None:
+            data["until_s"] = fault.until_s * factor
+        faults.append(data)
+    overrides: dict[str, Any] = {"load.duration_s": scenario.load.duration_s * factor}
+    if faults:
+        overrides["faults"] = faults
+    return apply_overrides(scenario, overrides)[0]
+
+
+def expected_requests(scenario: Scenario) -> float:
+    load = scenario.load
+    return load.rate_at(0.0) * load.duration_s
+
+
+def twin_stretched(scenario: Scenario, requests: int) -> Measure:
+    factor = max(1.0, requests / expected_requests(scenario))
+    long = stretched(scenario, factor)
+    return lambda: len(simulate(long).requests)
+
+
+@contextlib.contextmanager
+def service_replaced_by_a_wait() -> Generator[None, None, None]:
+    """Diagnostic only: every request's flow becomes one 1 ms wait answering 201/200."""
+    real_flow = ServiceHost.flow
+
+    def one_wait(self: ServiceHost, planned: Any, *_: Any) -> Generator[Any, Any, Any]:
+        yield self.env.timeout(0.001)
+        return (201 if planned.operation == "create" else 200), None, "CONFIRMED", False
+
+    ServiceHost.flow = one_wait  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        ServiceHost.flow = real_flow  # type: ignore[method-assign]
+
+
+def floor_stretched(scenario: Scenario, requests: int) -> Measure:
+    measure = twin_stretched(scenario, requests)
+
+    def run() -> int:
+        with service_replaced_by_a_wait():
+            return measure()
+
+    return run
+
+
+def twin_as_written(scenario: Scenario, requests: int) -> Measure:
+    def run() -> int:
+        total, seed = 0, 1
+        while total < requests:
+            total += len(simulate(scenario, seed=seed).requests)
+            seed += 1
+        return total
+
+    return run
+
+
+def timed(measure: Measure) -> tuple[float, float]:
+    """(requests per wall second, requests per CPU second) of one run."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    count = measure()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return count / wall, count / cpu
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=20_000)
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.requests < 1:
+        parser.error("--rounds and --requests must be >= 1")
+    catalog = {s.name: s for s in load_catalog(CATALOG)}
+    measures: dict[str, Measure] = {
+        BARE: lambda: bare_mmc(args.requests),
+        "twin: healthy (catalog, seed after seed)": twin_as_written(
+            catalog["healthy"], args.requests
+        ),
+        "twin: outage (catalog, seed after seed)": twin_as_written(
+            catalog["outage"], args.requests
+        ),
+        "twin: healthy (stretched, one run)": twin_stretched(catalog["healthy"], args.requests),
+        "floor: healthy load, no service model": floor_stretched(catalog["healthy"], args.requests),
+    }
+    for measure in measures.values():  # warm up imports and caches once
+        measure()
+    figures: dict[str, list[tuple[float, float]]] = {name: [] for name in measures}
+    for _ in range(args.rounds):
+        for name, measure in measures.items():
+            figures[name].append(timed(measure))
+    medians = {
+        name: (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
+        for name, runs in figures.items()
+    }
+    bare_wall, bare_cpu = medians[BARE]
+    print(f"twin speed: median of {args.rounds} rounds, ~{args.requests} requests each")
+    print(f"{'':42} {'req/wall s':>11} {'req/CPU s':>10} {'vs bare (wall)':>15} {'(CPU)':>7}")
+    for name, (wall, cpu) in medians.items():
+        print(
+            f"{name:42} {wall:11,.0f} {cpu:10,.0f} {wall / bare_wall:15.2f} {cpu / bare_cpu:7.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
