@@ -235,6 +235,9 @@ def _drive_load(
         burst = load.concurrent_same_key
         if burst.groups:
             rows.extend(_same_key_bursts(scenario, seed, url, api_key, burst.groups, burst.size))
+        race = load.concurrent_same_slot
+        if race.groups:
+            rows.extend(_same_slot_races(scenario, seed, url, api_key, race.groups, race.size))
         deadline = time.monotonic() + load.duration_s + LOCUST_GRACE_S
         while locust.returncode is None and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -266,6 +269,17 @@ def _same_key_bursts(scenario, seed, url, api_key, groups, size) -> list[dict[st
         # All but the first may find the key still in flight: 409 is a correct answer for them.
         planned = dataclasses.replace(planned, expected_statuses=(201, 202, 409))
         rows.extend(asyncio.run(fire_together(url, [planned] * size, scenario.name, seed, api_key)))
+    return rows
+
+
+def _same_slot_races(scenario, seed, url, api_key, groups, size) -> list[dict[str, Any]]:
+    """`groups` bursts of `size` simultaneous creates for one slot with distinct keys (client ids
+    2000+): the database must let exactly one win each slot."""
+    rows: list[dict[str, Any]] = []
+    config = workload_config(scenario, seed)
+    for group in range(groups):
+        racers = ClientStream(config, 2_000 + group).slot_race(size)
+        rows.extend(asyncio.run(fire_together(url, racers, scenario.name, seed, api_key)))
     return rows
 
 

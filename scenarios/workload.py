@@ -20,6 +20,7 @@ from service.resilience.idempotency import fingerprint
 # Slots are laid out on a grid far in the future so runs never collide with "now" checks.
 SLOT_EPOCH = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
 SLOT_MINUTES = 30
+MAX_CLIENTS = 4096  # Locust users, plus the scripted bursts' clients (1000+, 2000+)
 OPERATIONS = ("create", "replay", "conflict", "get", "list", "cancel", "reschedule")
 
 
@@ -85,6 +86,8 @@ class ClientStream:
     (`record`) so later gets/cancels/replays refer to real appointments."""
 
     def __init__(self, config: WorkloadConfig, client: int) -> None:
+        if not 0 <= client < MAX_CLIENTS:
+            raise ValueError(f"client number must be in 0..{MAX_CLIENTS - 1} (got {client})")
         self.config = config
         self.client = client
         self.rng = random.Random(derive_seed(config.seed, config.scenario, "client", client))
@@ -100,10 +103,10 @@ class ClientStream:
         return f"{self.config.scenario}-{self.config.seed}-c{self.client}-{self.index}-{tag}"
 
     def _unique_slot(self) -> tuple[str, str, str]:
-        # Clients own disjoint slot grids: client c, request i → slot c * 20000 + i (a client makes
-        # fewer than 20000 requests in any bounded run; the grid stays well inside year 9999).
+        # Clients interleave on one grid: client c, request i → slot i * MAX_CLIENTS + c, so no two
+        # clients ever share a slot and the grid stays far inside year 9999 for any bounded run.
         resource = self.rng.randrange(self.config.resources)
-        return slot_for(resource, self.client * 20_000 + self.index)
+        return slot_for(resource, self.index * MAX_CLIENTS + self.client)
 
     def next_request(self) -> PlannedRequest:
         self.index += 1
@@ -199,6 +202,28 @@ class ClientStream:
             body,
             (409,),
         )
+
+    def slot_race(self, size: int) -> list[PlannedRequest]:
+        """`size` creates for one fresh slot, each with its own key and customer: a burst where
+        one may win and the others must get 409."""
+        self.index += 1
+        resource, start, end = self._unique_slot()
+        racers = []
+        for n in range(size):
+            body = create_body(self.rng, resource, start, end)
+            racers.append(
+                PlannedRequest(
+                    self.client,
+                    self.index,
+                    "conflict" if n else "create",
+                    "POST",
+                    "/v1/appointments",
+                    self._key(f"race{n}"),
+                    body,
+                    (201, 202, 409),
+                )
+            )
+        return racers
 
     def record(self, planned: PlannedRequest, status: int | None, appointment_id: str | None):
         """What the service answered; successful creates become targets for later operations."""

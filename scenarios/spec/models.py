@@ -13,6 +13,7 @@ The YAML shape (every field but `name`, `description` and `load.duration_s` has 
       mix: {create: 8, get: 1, list: 1, cancel: 0, reschedule: 0}   # relative weights
       duplicate_replay_ratio: 0.1    # creates replayed with the same key and body
       concurrent_same_key: {groups: 2, size: 10}
+      concurrent_same_slot: {groups: 2, size: 20}   # bursts of creates for one slot, keys differ
       conflicting_slot_ratio: 0.0    # creates aimed at a slot already taken
       resources: 5
     faults:
@@ -91,6 +92,14 @@ class ConcurrentSameKey(SpecModel):
     size: Annotated[int, Field(ge=2)] = 2
 
 
+class ConcurrentSameSlot(SpecModel):
+    """groups bursts of size concurrent creates for one slot, each with its own key: exactly one
+    may win the slot, the rest must get 409 (the database, not the code, must guarantee it)."""
+
+    groups: NonNegativeInt = 0
+    size: Annotated[int, Field(ge=2)] = 2
+
+
 class Load(SpecModel):
     """What the clients do: how many, how fast, for how long, and which awkward cases."""
 
@@ -101,6 +110,7 @@ class Load(SpecModel):
     mix: OperationMix = OperationMix()
     duplicate_replay_ratio: Ratio = 0.0
     concurrent_same_key: ConcurrentSameKey = ConcurrentSameKey()
+    concurrent_same_slot: ConcurrentSameSlot = ConcurrentSameSlot()
     conflicting_slot_ratio: Ratio = 0.0
     resources: PositiveInt = 5
 

@@ -202,7 +202,7 @@ def test_permanent_errors_fail_the_booking_and_dead_letter_the_row() -> None:
 def test_retries_within_bound_is_checked_with_the_attempts_per_request() -> None:
     flaky = CATALOG["flaky_then_success"]
     evidence = simulate(flaky)
-    assert evidence.retry_bound == 4 * (1 + 5)
+    assert evidence.retry_bound == flaky.settings["retry_max_attempts"] * (1 + 5)
     assert evidence.calendar_attempts
     known = {r.request_id for r in evidence.requests}
     assert set(evidence.calendar_attempts) <= known
