@@ -162,7 +162,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=50)
+@settings(max_examples=30)
 @given(body=st.dictionaries(st.text(max_size=8), json_values, max_size=6))
 def test_a_json_round_trip_in_any_layout_keeps_the_fingerprint(body: dict[str, Any]) -> None:
     reordered = dict(reversed(list(body.items())))
@@ -237,9 +237,22 @@ class KeyStoreMachine(RuleBasedStateMachine):
             return None
         return expected
 
-    @rule(seconds=st.sampled_from([0.0, 1.0, 5.0, 9.99, 10.0, 40.0, 100.0]))
-    def advance_time(self, seconds: float) -> None:
+    @rule(seconds=st.sampled_from([0.0, 1.0, 5.0, 40.0]))
+    def time_passes(self, seconds: float) -> None:
         self.now += seconds
+
+    @rule(
+        key=st.sampled_from(["k1", "k2"]),
+        body=st.sampled_from(["A", "B"]),
+        moment_s=st.sampled_from([POLICY.in_flight_lease_s, POLICY.ttl_s]),
+        early_s=st.sampled_from([0.0, 0.001]),
+    )
+    def retry_on_a_boundary(self, key: str, body: str, moment_s: float, early_s: float) -> None:
+        # A client retries just as the key's lease or TTL ends, or a moment before: the
+        # boundaries are where off-by-one mistakes live.
+        if key in self.model:
+            self.now = max(self.now, self.model[key].created_at + moment_s - early_s)
+        self.request(key, body)
 
     @rule(key=st.sampled_from(["k1", "k2"]), body=st.sampled_from(["A", "B"]))
     def request(self, key: str, body: str) -> None:

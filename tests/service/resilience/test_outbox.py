@@ -153,6 +153,17 @@ class RelayedRow:
         return len(self.tried_at) - 1
 
 
+# One relay attempt's result per row; mostly failures, so that rows reach their last attempt.
+relay_results = st.lists(
+    st.sampled_from(
+        [PlanStatus.EXHAUSTED, PlanStatus.DEADLINE, PlanStatus.AMBIGUOUS] * 2
+        + [PlanStatus.BREAKER_OPEN, PlanStatus.SUCCEEDED, PlanStatus.PERMANENT]
+    ),
+    min_size=3,
+    max_size=3,
+)
+
+
 class OutboxRelayMachine(RuleBasedStateMachine):
     """A relay over a few rows: rows are written, time passes (often straight to the next due
     row, as the relay sleeps until then), and each tick attempts every due row with arbitrary
@@ -181,25 +192,20 @@ class OutboxRelayMachine(RuleBasedStateMachine):
     def time_passes(self, seconds: float) -> None:
         self.now += seconds
 
-    @rule()
-    def sleep_until_the_next_due_row(self) -> None:
+    @rule(statuses=relay_results, may_exist=st.booleans())
+    def relay_ticks_now(self, statuses: list[PlanStatus], may_exist: bool) -> None:
+        self._tick(statuses, may_exist)
+
+    @rule(statuses=relay_results, may_exist=st.booleans())
+    def relay_sleeps_until_a_row_is_due_then_ticks(
+        self, statuses: list[PlanStatus], may_exist: bool
+    ) -> None:
         pending = [r.next_attempt_at for r in self.rows if r.action is OutboxAction.RETRY_LATER]
         if pending:
             self.now = max(self.now, min(pending))
+        self._tick(statuses, may_exist)
 
-    @rule(
-        statuses=st.lists(
-            st.sampled_from(
-                # Mostly failures, so that rows reach their last attempt.
-                [PlanStatus.EXHAUSTED, PlanStatus.DEADLINE, PlanStatus.AMBIGUOUS] * 2
-                + [PlanStatus.BREAKER_OPEN, PlanStatus.SUCCEEDED, PlanStatus.PERMANENT]
-            ),
-            min_size=3,
-            max_size=3,
-        ),
-        may_exist=st.booleans(),
-    )
-    def relay_tick(self, statuses: list[PlanStatus], may_exist: bool) -> None:
+    def _tick(self, statuses: list[PlanStatus], may_exist: bool) -> None:
         for row, status in zip(self.rows, statuses, strict=False):
             dead = row.action is OutboxAction.DEAD_LETTER
             if row.action is OutboxAction.CONFIRM or not is_due(

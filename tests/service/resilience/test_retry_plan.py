@@ -413,7 +413,7 @@ retry_policies = st.builds(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     policy=retry_policies,
     script=st.lists(calls, min_size=6, max_size=6),
