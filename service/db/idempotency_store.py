@@ -72,7 +72,7 @@ async def insert(
         )
         return
     try:
-        await conn.execute(t.insert().values(tenant_id=tenant_id, key=record.key, **values))
+        await conn.execute(t.insert(), {"tenant_id": tenant_id, "key": record.key, **values})
     except IntegrityError as exc:
         if is_unique_violation(exc):
             raise KeyTaken(record.key) from exc

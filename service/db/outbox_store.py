@@ -60,6 +60,10 @@ def _from_row(row: Any) -> OutboxRow:
 _OPEN = and_(t.c.completed_at.is_(None), t.c.dead_lettered.is_(False))
 
 
+# One statement, parameters apart: no per-call cache key over every value.
+_ENQUEUE = t.insert().returning(t.c.id)
+
+
 async def enqueue(
     conn: AsyncConnection,
     *,
@@ -72,20 +76,19 @@ async def enqueue(
     claimed_until: float | None = None,
 ) -> int:
     result = await conn.execute(
-        t.insert()
-        .values(
-            tenant_id=tenant_id,
-            appointment_id=appointment_id,
-            event_type=event_type,
-            payload=json.dumps(payload, sort_keys=True),
-            attempts=0,
-            next_attempt_at=due_at,
-            claimed_until=claimed_until,
-            dead_lettered=False,
-            ambiguous_seen=False,
-            created_at=now,
-        )
-        .returning(t.c.id)
+        _ENQUEUE,
+        {
+            "tenant_id": tenant_id,
+            "appointment_id": appointment_id,
+            "event_type": event_type,
+            "payload": json.dumps(payload, sort_keys=True),
+            "attempts": 0,
+            "next_attempt_at": due_at,
+            "claimed_until": claimed_until,
+            "dead_lettered": False,
+            "ambiguous_seen": False,
+            "created_at": now,
+        },
     )
     return int(result.scalar_one())
 
