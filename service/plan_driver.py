@@ -34,3 +34,7 @@ async def run_plan(
     except StopIteration as done:
         result: PlanResult = done.value
         return result
+    finally:
+        # Cancelled mid-attempt (a client hung up, a shutdown): let the plan release what it
+        # holds, e.g. a half-open breaker's probe slot. A no-op once the plan has finished.
+        plan.close()

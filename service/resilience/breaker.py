@@ -125,6 +125,12 @@ class CircuitBreaker:
             return True
         return False
 
+    def abandon(self) -> None:
+        """A call that `allow` let through will never report (its caller was cancelled): give its
+        half-open probe slot back, or a breaker with one probe would refuse every call forever."""
+        if self._state is BreakerState.HALF_OPEN:
+            self._probes_in_flight = max(0, self._probes_in_flight - 1)
+
     def record_success(self, now: float) -> None:
         self._apply_cooldown(now)
         if self._state is BreakerState.CLOSED:

@@ -111,7 +111,13 @@ def retry_plan(
         if breaker is not None and not breaker.allow(now):
             return PlanResult(PlanStatus.BREAKER_OPEN, attempts, last, slept, ambiguous_seen)
         attempts += 1
-        sent = yield Attempt(attempts, timeout_s)
+        try:
+            sent = yield Attempt(attempts, timeout_s)
+        except GeneratorExit:
+            # The driver dropped the plan mid-attempt (cancelled): no outcome will come.
+            if breaker is not None:
+                breaker.abandon()
+            raise
         outcome = _expect_outcome(sent)
         last = outcome
         now = outcome.now

@@ -145,3 +145,26 @@ async def test_a_plan_that_never_attempts_returns_without_calling(driver: Driver
 
     assert run.steps == []
     assert run.result.status is PlanStatus.DEADLINE
+
+
+async def test_a_cancelled_attempt_gives_the_half_open_probe_back() -> None:
+    # A client that hangs up mid-call cancels the request's task; the breaker must not keep the
+    # probe slot forever (it would refuse every later call while HALF_OPEN).
+    breaker = CircuitBreaker(BreakerConfig(consecutive_failures=1, cooldown_s=1.0))
+    breaker.record_failure(0.0)
+    clock = ManualClock(2.0, [])
+    started = asyncio.Event()
+
+    async def hang(step: Attempt) -> Outcome:
+        started.set()
+        await asyncio.Event().wait()  # never answers
+        raise AssertionError("unreachable")
+
+    plan = retry_plan(RetryPolicy(), random.Random(1), clock.now(), None, breaker)
+    task = asyncio.create_task(run_plan(plan, hang, clock))
+    await started.wait()
+    assert not breaker.allow(2.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert breaker.allow(2.0)

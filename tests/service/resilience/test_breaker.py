@@ -466,3 +466,18 @@ class BreakerMachine(RuleBasedStateMachine):
 
 TestBreakerMachine = BreakerMachine.TestCase
 TestBreakerMachine.settings = settings(max_examples=75, stateful_step_count=30, deadline=None)
+
+
+def test_an_abandoned_probe_gives_its_slot_back() -> None:
+    breaker = CircuitBreaker(BreakerConfig(consecutive_failures=1, cooldown_s=1.0))
+    breaker.record_failure(0.0)
+    assert breaker.allow(1.0)  # the one half-open probe
+    assert not breaker.allow(1.0)
+    breaker.abandon()  # its caller was cancelled: no outcome will ever come
+    assert breaker.allow(1.1)
+
+
+def test_abandon_outside_half_open_changes_nothing() -> None:
+    breaker = CircuitBreaker(BreakerConfig(consecutive_failures=1, cooldown_s=1.0))
+    breaker.abandon()
+    assert breaker.state(0.0) is BreakerState.CLOSED and breaker.allow(0.0)

@@ -477,3 +477,19 @@ def test_any_outcomes_stay_within_attempts_and_deadline(
             script, [(t, s) for t, s in run.steps if isinstance(s, Attempt)], strict=False
         )
     )
+
+
+def test_closing_a_plan_mid_attempt_releases_the_half_open_probe() -> None:
+    breaker = CircuitBreaker(BreakerConfig(consecutive_failures=1, cooldown_s=1.0))
+    breaker.record_failure(0.0)
+    plan = retry_plan(RetryPolicy(), random.Random(1), 2.0, None, breaker)
+    assert isinstance(next(plan), Attempt)  # took the only probe slot
+    assert not breaker.allow(2.0)
+    plan.close()  # the driver was cancelled
+    assert breaker.allow(2.0)
+
+
+def test_closing_a_plan_without_a_breaker_mid_attempt_is_quiet() -> None:
+    plan = retry_plan(RetryPolicy(), random.Random(1), 0.0)
+    next(plan)
+    plan.close()
