@@ -50,6 +50,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--target-url", default=None, help="test another Appointment v2 service")
     parser.add_argument("--db-url", default=None, help="the service's database (default: SQLite)")
     parser.add_argument("--api-key", default=None, help="bearer key for the service under test")
+    from sim.planning_cli import add_planning_args  # --sweep, --calibrate, --fit (issue 5)
+
+    add_planning_args(parser)
     args = parser.parse_args(argv)
     if args.seed is not None and args.seed < 0:
         parser.error(f"--seed must be >= 0 (got {args.seed})")
@@ -90,6 +93,10 @@ def git_revision() -> str | None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.sweep or args.calibrate or args.fit:
+        from sim.planning_cli import run_planning
+
+        return run_planning(args, argv, choose_scenarios)
     try:
         if args.list:
             for scenario in load_catalog(CATALOG):

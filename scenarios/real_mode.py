@@ -106,6 +106,7 @@ def run_scenario(
     dead_lettered = _dead_lettered(service_url, headers)
     if supervisor is not None:
         supervisor.stop()
+    stack.drop_scratch_databases()
     records = request_records(rows, wall_start)
     player.close_open_phases(duration_s)
     phases = _phases(scenario, player, duration_s)

@@ -19,8 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from fakes.toxiproxy.client import ToxiproxyClient
+from scenarios.pg_databases import (
+    create_database,
+    drop_database,
+    is_postgres,
+    scenario_database_url,
+)
 from scenarios.processes import HarnessError, ManagedProcess, ProcessGroup, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,6 +137,7 @@ class LiveStack:
     provider_url: str = ""
     toxiproxy: ToxiproxyClient | None = None
     proxy_listen: str = ""
+    scratch_databases: list[str] = field(default_factory=list)
 
     def start(self) -> LiveStack:
         logs = self.options.run_dir / "logs"
@@ -207,7 +215,23 @@ class LiveStack:
             return None
         scenario_dir = self.options.run_dir / scenario_name
         scenario_dir.mkdir(parents=True, exist_ok=True)
-        db_url = self.options.db_url or f"sqlite+aiosqlite:///{scenario_dir / 'service.db'}"
+        if is_postgres(self.options.db_url):
+            assert self.options.db_url is not None
+            db_url = scenario_database_url(
+                self.options.db_url, self.options.run_dir.name, scenario_name
+            )
+            try:
+                create_database(self.options.db_url, db_url)
+            except Exception as exc:  # noqa: BLE001 - any failure: the harness cannot run
+                raise HarnessError(
+                    f"could not create a database for {scenario_name}: {exc}"
+                ) from exc
+            self.scratch_databases.append(db_url)
+            print(
+                f"  database: {make_url(db_url).render_as_string(hide_password=True)}", flush=True
+            )
+        else:
+            db_url = self.options.db_url or f"sqlite+aiosqlite:///{scenario_dir / 'service.db'}"
         argv = [
             self.options.python,
             "-m",
@@ -237,5 +261,16 @@ class LiveStack:
             return self.options.target_url.rstrip("/")
         return supervisor.url
 
+    def drop_scratch_databases(self) -> None:
+        """Drop the per-scenario PostgreSQL databases (after their services stopped)."""
+        assert self.options.db_url is not None or not self.scratch_databases
+        while self.scratch_databases:
+            url = self.scratch_databases.pop()
+            try:
+                drop_database(self.options.db_url or "", url)
+            except Exception as exc:  # noqa: BLE001 - leave it, say so
+                print(f"  note: could not drop scratch database {url}: {exc}")
+
     def stop(self) -> None:
         self.group.stop_all()
+        self.drop_scratch_databases()

@@ -4,15 +4,20 @@ Owns: what each simulated client sends next (operation, idempotency key, body) a
 statuses count as a correct answer. Locust (`scenarios/locustfile.py`), the scripted driver and
 the SimPy twin all draw from here, so one seed means the same keys, slots and payloads everywhere.
 Pure: no clock, no I/O; each client stream owns a `random.Random` derived from (seed, client).
+
+Hot: the SimPy twin draws tens of thousands of requests a second from here, so slot times are
+arithmetic on the grid (not `datetime` + `strftime`), ids are formatted directly and the operation
+draw reuses its cumulative weights — each exactly what the plain version gives (the twin's tests
+hold a stream to the plain version, `tests/sim/workload_reference.py`, request for request).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from service.resilience.idempotency import fingerprint
@@ -22,6 +27,15 @@ SLOT_EPOCH = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
 SLOT_MINUTES = 30
 MAX_CLIENTS = 4096  # Locust users, plus the scripted bursts' clients (1000+, 2000+)
 OPERATIONS = ("create", "replay", "conflict", "get", "list", "cancel", "reschedule")
+SERVICE_TYPES = ("consultation", "pickup")
+
+# The grid as minutes from midnight of its first day; slot times of the days after it are built
+# from the day's ISO date and a time of day (`slot_for`).
+_GRID_ORDINAL = SLOT_EPOCH.toordinal()
+_GRID_MINUTE = SLOT_EPOCH.hour * 60 + SLOT_EPOCH.minute
+_DAY_MINUTES = 24 * 60
+_TIMES_OF_DAY = tuple(f"T{m // 60:02d}:{m % 60:02d}:00Z" for m in range(_DAY_MINUTES))
+_LAST_ORDINAL = date.max.toordinal()
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,28 @@ def body_digest(body: dict[str, Any] | None) -> str | None:
 
 
 def slot_for(resource_index: int, slot_index: int) -> tuple[str, str, str]:
+    """(resource id, start, end) of a slot on the grid: ISO 8601 UTC text to the second."""
+    start = _GRID_MINUTE + SLOT_MINUTES * slot_index
+    end = start + SLOT_MINUTES
+    start_day, start_minute = divmod(start, _DAY_MINUTES)
+    end_day, end_minute = divmod(end, _DAY_MINUTES)
+    if slot_index < 0 or _GRID_ORDINAL + end_day > _LAST_ORDINAL:
+        return _slot_by_datetime(resource_index, slot_index)  # before the grid, or past year 9999
+    start_date = date.fromordinal(_GRID_ORDINAL + start_day).isoformat()
+    end_date = (
+        start_date
+        if end_day == start_day
+        else date.fromordinal(_GRID_ORDINAL + end_day).isoformat()
+    )
+    return (
+        f"resource-{resource_index:03d}",
+        start_date + _TIMES_OF_DAY[start_minute],
+        end_date + _TIMES_OF_DAY[end_minute],
+    )
+
+
+def _slot_by_datetime(resource_index: int, slot_index: int) -> tuple[str, str, str]:
+    # The definition `slot_for` computes faster; it also raises what the grid raises past 9999.
     start = SLOT_EPOCH + timedelta(minutes=SLOT_MINUTES * slot_index)
     end = start + timedelta(minutes=SLOT_MINUTES)
     return f"resource-{resource_index:03d}", _iso(start), _iso(end)
@@ -70,12 +106,24 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_CLEAR_VERSION = ~(0xF000 << 64)
+_CLEAR_VARIANT = ~(0xC000 << 48)
+_VERSION_4 = 4 << 76
+_VARIANT_RFC = 0x8000 << 48
+
+
+def uuid4_text(bits: int) -> str:
+    """`str(uuid.UUID(int=bits, version=4))` for 0 <= bits < 2**128, formatted directly."""
+    h = "%032x" % ((bits & _CLEAR_VARIANT | _VARIANT_RFC) & _CLEAR_VERSION | _VERSION_4)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def create_body(rng: random.Random, resource_id: str, start: str, end: str) -> dict[str, Any]:
     return {
-        "customer_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "customer_id": uuid4_text(rng.getrandbits(128)),
         "resource_id": resource_id,
         "slot": {"start_time": start, "end_time": end},
-        "service_type": rng.choice(["consultation", "pickup"]),
+        "service_type": rng.choice(SERVICE_TYPES),
         "title": "rehearsal booking",
         "owner": {"name": "Rehearsal Client", "email": "client@example.test"},
     }
@@ -93,14 +141,19 @@ class ClientStream:
         self.rng = random.Random(derive_seed(config.seed, config.scenario, "client", client))
         self.index = 0
         self._creates: list[PlannedRequest] = []
-        # Live appointments this client holds, with their slots (insertion order = creation order).
+        # Live appointments this client holds, with their slots (insertion order = creation order),
+        # and their ids in that order (what `rng.choice` picks from; kept in step with the dict).
         self._live: dict[str, tuple[str, str, str]] = {}
+        self._live_ids: list[str] = []
         ops = [op for op in OPERATIONS if config.mix.get(op, 0) > 0]
         self._ops = ops or ["create"]
         self._weights = [config.mix.get(op, 0) for op in self._ops] if ops else [1.0]
+        # `choices(ops, weights=w)` accumulates w on every call; given once, the draw is the same.
+        self._cum_weights = list(itertools.accumulate(self._weights))
+        self._key_prefix = f"{config.scenario}-{config.seed}-c{client}-"
 
     def _key(self, tag: str) -> str:
-        return f"{self.config.scenario}-{self.config.seed}-c{self.client}-{self.index}-{tag}"
+        return f"{self._key_prefix}{self.index}-{tag}"
 
     def _unique_slot(self) -> tuple[str, str, str]:
         # Clients interleave on one grid: client c, request i → slot i * MAX_CLIENTS + c, so no two
@@ -116,8 +169,8 @@ class ClientStream:
         roll = self.rng.random()
         if self._live and roll < self.config.conflicting_slot_ratio:
             return self._conflict()
-        operation = self.rng.choices(self._ops, weights=self._weights)[0]
-        live = list(self._live)
+        operation = self.rng.choices(self._ops, cum_weights=self._cum_weights)[0]
+        live = self._live_ids
         if operation in ("get", "cancel", "reschedule", "conflict") and not live:
             operation = "create"
         if operation == "replay" and not self._creates:
@@ -137,14 +190,14 @@ class ClientStream:
             path = f"/v1/appointments/{target}"
             return PlannedRequest(self.client, self.index, "get", "GET", path, None, None, (200,))
         if operation == "cancel":
-            self._live.pop(target, None)
+            self._forget(target)
             path = f"/v1/appointments/{target}/cancel"
             return PlannedRequest(
                 self.client, self.index, "cancel", "POST", path, self._key("cancel"), {}, (200, 202)
             )
         resource, start, end = self._unique_slot()
-        resource = self._live.pop(target)[0]  # a reschedule keeps the resource, moves the time
-        self._live[target] = (resource, start, end)
+        resource = self._forget(target)[0]  # a reschedule keeps the resource, moves the time
+        self._hold(target, (resource, start, end))
         path = f"/v1/appointments/{target}/reschedule"
         body = {"slot": {"start_time": start, "end_time": end}}
         return PlannedRequest(
@@ -189,8 +242,17 @@ class ClientStream:
             replay_of=original.idempotency_key,
         )
 
+    def _hold(self, appointment_id: str, slot: tuple[str, str, str]) -> None:
+        if appointment_id not in self._live:
+            self._live_ids.append(appointment_id)
+        self._live[appointment_id] = slot
+
+    def _forget(self, appointment_id: str) -> tuple[str, str, str]:
+        self._live_ids.remove(appointment_id)
+        return self._live.pop(appointment_id)
+
     def _conflict(self) -> PlannedRequest:
-        resource, start, end = self._live[self.rng.choice(list(self._live))]
+        resource, start, end = self._live[self.rng.choice(self._live_ids)]
         body = create_body(self.rng, resource, start, end)
         return PlannedRequest(
             self.client,
@@ -234,8 +296,6 @@ class ClientStream:
             and planned.body
         ):
             slot = planned.body["slot"]
-            self._live[appointment_id] = (
-                planned.body["resource_id"],
-                slot["start_time"],
-                slot["end_time"],
+            self._hold(
+                appointment_id, (planned.body["resource_id"], slot["start_time"], slot["end_time"])
             )

@@ -170,3 +170,51 @@ def test_ctrl_c_mid_run_leaves_no_process_behind(tmp_path: Path) -> None:
         assert _children_of_runs(tmp_path) == []
     finally:
         _stop(process, tmp_path)
+
+
+PG_URL = os.environ.get(
+    "REHEARSAL_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reachable() -> str | None:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+    except OSError as exc:
+        return f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc})"
+    return None
+
+
+@pytest.mark.postgres
+def test_a_run_on_postgresql_uses_a_scratch_database_per_scenario_and_drops_it(
+    tmp_path: Path,
+) -> None:
+    reason = _postgres_reachable()
+    if reason:
+        pytest.skip(reason)
+    scenario = tmp_path / "pg_healthy.yaml"
+    scenario.write_text(FAST_HEALTHY.replace("fast_healthy", "pg_healthy"))
+    done = _run(["--scenario", str(scenario), "--db-url", PG_URL], tmp_path)
+    assert done.returncode == 0, done.stdout
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    scratch = f"test_{run_dir.name.lower()}_pg_healthy".replace("-", "_")
+    assert f"database: postgresql+asyncpg://postgres@127.0.0.1:5432/{scratch}" in done.stdout
+    assert not (run_dir / "pg_healthy" / "service.db").exists()
+
+    import asyncio
+
+    import asyncpg
+
+    async def leftover() -> list[str]:
+        conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+        try:
+            rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'test_%'")
+        finally:
+            await conn.close()
+        return [
+            r["datname"] for r in rows if run_dir.name.lower().replace("-", "_") in r["datname"]
+        ]
+
+    assert asyncio.run(leftover()) == []
