@@ -37,6 +37,11 @@ def run_all_real(
     try:
         progress("starting the stack (fake provider, toxiproxy)...")
         stack.start()
+        if args.target_url:
+            progress(
+                f"testing {args.target_url}: point its calendar at {stack.calendar_url_via_proxy} "
+                "(the fake provider behind the proxy) so provider faults and checks apply"
+            )
         for number, scenario in enumerate(scenarios, 1):
             scenario_seed = args.seed if args.seed is not None else scenario.seed
             print(
