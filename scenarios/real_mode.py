@@ -29,6 +29,7 @@ from scenarios.results import judge_scenario
 from scenarios.scripted import fire_together
 from scenarios.spec import Scenario
 from scenarios.stack import ROOT, LiveStack, ServiceSupervisor
+from scenarios.step_notes import step_notes
 from scenarios.timeline import RealtimePlayer, schedule
 from scenarios.workload import ClientStream, WorkloadConfig
 
@@ -110,6 +111,7 @@ def run_scenario(
     records = request_records(rows, wall_start)
     player.close_open_phases(duration_s)
     phases = _phases(scenario, player, duration_s)
+    notes.extend(step_notes(scenario, records, phases))
     attempts: dict[str, int] = {}
     for call in raw_calls:
         if call.get("op") == "create":

@@ -72,3 +72,30 @@ def test_parse_prometheus_sums_labels():
     )
     values = parse_prometheus(text)
     assert values["calendar_calls_total"] == 5.0 and values["outbox_length"] == 4.0
+
+
+def test_step_notes_give_each_ramp_step_its_p95_and_rate():
+    from scenarios.evidence import Phase
+    from scenarios.spec import parse_scenario
+    from scenarios.step_notes import step_notes
+
+    scenario = parse_scenario(
+        """
+name: ramp
+description: r
+load:
+  users: 2
+  duration_s: 4
+  shape: [{at_s: 0, rate_rps: 10, phase: low}, {at_s: 2, rate_rps: 20, phase: high}]
+"""
+    )
+    rows = [
+        _row(request_id=f"r{i}", start_wall=100 + t, end_wall=100 + t + ms / 1000)
+        for i, (t, ms) in enumerate([(0.1, 10), (0.5, 12), (2.1, 40), (2.5, 80)])
+    ]
+    records = request_records(rows, 100.0)
+    notes = step_notes(scenario, records, [Phase("low", 0, 2), Phase("high", 2, 4)])
+    assert notes == [
+        "step low: offered 10 rps, achieved 1 rps, p95 12.0 ms, success 1.0000",
+        "step high: offered 20 rps, achieved 1 rps, p95 80.0 ms, success 1.0000",
+    ]
