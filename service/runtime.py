@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
 
+from service.calendar.aiohttp_client import AiohttpCalendarClient
 from service.calendar.client import HttpCalendarClient
+from service.calendar.contract import CalendarClient
 from service.calendar.gateway import CalendarGateway
 from service.clock import Clock
 from service.crash_points import CrashPoints
@@ -55,12 +57,7 @@ def build_runtime(settings: Settings, clock: Clock, rng: random.Random) -> Runti
     policies = Policies.from_settings(settings)
     metrics = ServiceMetrics()
     breaker = CircuitBreaker(policies.breaker) if settings.protections.breaker else None
-    client = HttpCalendarClient(
-        settings.calendar_url,
-        clock,
-        max_connections=settings.calendar_max_connections,
-        connect_timeout_s=settings.connect_timeout_ms / 1000,
-    )
+    client = build_calendar_client(settings, clock)
     gateway = CalendarGateway(client, clock, rng, policies.retry, breaker, metrics)
     return Runtime(
         settings=settings,
@@ -72,6 +69,17 @@ def build_runtime(settings: Settings, clock: Clock, rng: random.Random) -> Runti
         breaker=breaker,
         gateway=gateway,
         crash=CrashPoints(settings.crash_at),
+    )
+
+
+def build_calendar_client(settings: Settings, clock: Clock) -> CalendarClient:
+    """The client `settings.calendar_client` names (validated by Settings), pooled and sized."""
+    kind = AiohttpCalendarClient if settings.calendar_client == "aiohttp" else HttpCalendarClient
+    return kind(
+        settings.calendar_url,
+        clock,
+        max_connections=settings.calendar_max_connections,
+        connect_timeout_s=settings.connect_timeout_ms / 1000,
     )
 
 

@@ -38,6 +38,9 @@ class Protections:
 
 PROFILES = {"v2": Protections(), "legacy": Protections.legacy()}
 
+# The HTTP libraries the calendar client can run on (`service.runtime` maps them to classes).
+CALENDAR_CLIENTS = ("aiohttp", "httpx")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -59,6 +62,8 @@ class Settings:
     backoff_base_ms: float = 50.0
     backoff_cap_ms: float = 2000.0
     calendar_max_connections: int = 32
+    # "aiohttp" or "httpx" (CALENDAR_CLIENTS): same outcomes; httpx's pool costs more CPU.
+    calendar_client: str = "aiohttp"
     # Circuit breaker (seed 003: 50% over 10 calls).
     breaker_consecutive_failures: int = 5
     breaker_window: int = 10
@@ -122,6 +127,13 @@ class Settings:
             "REHEARSAL_CALENDAR_MAX_CONNECTIONS",
             "must be >= 1",
             self.calendar_max_connections,
+        )
+        _check(
+            self.calendar_client in CALENDAR_CLIENTS,
+            "REHEARSAL_CALENDAR_CLIENT",
+            f"must be one of {', '.join(CALENDAR_CLIENTS)} (aiohttp is the default and cheaper; "
+            "httpx is kept for comparison)",
+            self.calendar_client,
         )
         for tenant in self.api_keys.values():
             _check(bool(tenant), "REHEARSAL_API_KEYS", "needs key:tenant pairs", "")

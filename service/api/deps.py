@@ -39,7 +39,9 @@ async def get_clock(runtime: RuntimeDep) -> Clock:
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-async def get_tenant(runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> str:
+async def get_tenant(
+    runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
+) -> str:
     keys = runtime.settings.api_keys
     if not keys:
         return runtime.settings.default_tenant

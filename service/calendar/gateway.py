@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from service.calendar.client import CalendarClient, CallResult, EventSpec
+from service.calendar.contract import CalendarClient, CallResult, EventSpec
 from service.clock import Clock
 from service.metrics import ServiceMetrics
 from service.plan_driver import run_plan

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from service.settings import CALENDAR_CLIENTS
 from tests.service.conftest import API_KEYS, appointment_body, new_resource
 from tests.service.live_stack import ProcessReaper, Provider, Service, start_service, wait_until
 
@@ -21,25 +22,35 @@ pytestmark = pytest.mark.integration
 WITHIN_DEADLINE_S = 2.0
 
 
-def _start(reaper: ProcessReaper, provider: Provider, directory: Path) -> Service:
+def _start(
+    reaper: ProcessReaper, provider: Provider, directory: Path, calendar_client: str
+) -> Service:
     return start_service(
         reaper,
         db_url=f"sqlite+aiosqlite:///{directory / 'service.db'}",
         calendar_url=provider.url,
         log_path=directory / "service.log",
         api_keys=API_KEYS,
+        env={"REHEARSAL_CALENDAR_CLIENT": calendar_client},
     )
+
+
+@pytest.fixture(scope="module", params=CALENDAR_CLIENTS)
+def calendar_client(request: pytest.FixtureRequest) -> str:
+    """Each fault end to end with either HTTP client (the default and the one kept selectable)."""
+    name: str = request.param
+    return name
 
 
 @pytest.fixture(scope="module")
 def service(
-    session_provider: Provider, tmp_path_factory: pytest.TempPathFactory
+    session_provider: Provider, tmp_path_factory: pytest.TempPathFactory, calendar_client: str
 ) -> Iterator[Service]:
     """One service for the tests whose faults never open the breaker (a hang costs one failure,
     a permanent refusal counts as an answer); its own database, so counts start at zero."""
     reaper = ProcessReaper()
     try:
-        yield _start(reaper, session_provider, tmp_path_factory.mktemp("faults"))
+        yield _start(reaper, session_provider, tmp_path_factory.mktemp("faults"), calendar_client)
     finally:
         reaper.close()
 
@@ -84,9 +95,9 @@ def test_hung_provider_gets_202_pending_then_the_relay_confirms(
 
 
 def test_outage_opens_the_breaker_and_the_outbox_drains_after(
-    reaper: ProcessReaper, provider: Provider, tmp_path: Path
+    reaper: ProcessReaper, provider: Provider, tmp_path: Path, calendar_client: str
 ) -> None:
-    service = _start(reaper, provider, tmp_path)  # its own: this one trips the breaker
+    service = _start(reaper, provider, tmp_path, calendar_client)  # its own: trips the breaker
     provider.set_faults(outage=True)
     resource = new_resource()
     answers = [_create(service, appointment_body(resource, slot)) for slot in range(4)]

@@ -44,6 +44,7 @@ def test_environment_values_are_parsed() -> None:
         ({"REHEARSAL_PROFILE": "v3"}, "REHEARSAL_PROFILE"),
         ({"REHEARSAL_PROTECT_BREAKER": "maybe"}, "REHEARSAL_PROTECT_BREAKER"),
         ({"REHEARSAL_OUTBOX_SCHEDULE_S": "1,x"}, "REHEARSAL_OUTBOX_SCHEDULE_S"),
+        ({"REHEARSAL_CALENDAR_CLIENT": "requests"}, "REHEARSAL_CALENDAR_CLIENT"),
         (
             {"REHEARSAL_RELAY_LEASE_S": "1", "REHEARSAL_RELAY_BUDGET_S": "2"},
             "REHEARSAL_RELAY_LEASE_S",
