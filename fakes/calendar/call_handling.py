@@ -78,8 +78,13 @@ class DroppedResponse(Response):
     """
 
     def __init__(self, reply: Reply) -> None:
-        super().__init__(status_code=reply.status, headers=reply.headers)
-        self._payload = JSONResponse(reply.body).body if reply.body is not None else b"{}"
+        # A 204 may carry no body, so "half a body" would be a stray byte that some clients read
+        # as a clean 204 and others as garbage on the next kept-alive call. A dropped delete is
+        # sent as a 200 with a JSON body instead, cut the same way as any other drop.
+        status = 200 if reply.status in (204, 304) else reply.status
+        body = reply.body if reply.body is not None else {"done": True}
+        super().__init__(status_code=status, headers=reply.headers)
+        self._payload = JSONResponse(body).body
         self.headers["content-type"] = "application/json"
         self.headers["content-length"] = str(len(self._payload))
 

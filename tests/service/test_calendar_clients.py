@@ -192,9 +192,21 @@ async def test_a_delete_removes_the_event_and_a_missing_one_counts_as_gone(
     assert provider.events() == []
 
 
-# Not "drop": on a delete the fake sends a 204 head announcing a 2-byte body, one stray byte, then
-# closes. httpx reads a complete 204; aiohttp reads the 204 or, when the stray byte arrives in the
-# same segment, a bad status line (AMBIGUOUS). A fake quirk, not a classification difference.
+async def test_a_delete_that_commits_then_drops_the_connection_is_ambiguous(
+    client: CalendarClient, provider: Provider
+) -> None:
+    spec = _spec()
+    assert spec.event_id is not None
+    assert (await client.create_event(spec, TIMEOUT_S)).outcome.ok
+    provider.set_faults(commit_then_fail_rate=1.0, commit_then_fail_mode="drop")
+    result = await client.delete_event(spec.event_id, spec.key, TIMEOUT_S)
+    assert result.outcome.kind is OutcomeKind.AMBIGUOUS and result.status is None
+    assert provider.events() == []
+    provider.set_faults()
+    # The connection the drop broke is not reused for the next call.
+    assert (await client.create_event(_spec(), TIMEOUT_S)).outcome.ok
+
+
 async def test_a_delete_that_commits_then_fails_is_ambiguous(
     client: CalendarClient, provider: Provider
 ) -> None:
