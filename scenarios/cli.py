@@ -53,9 +53,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     from sim.planning_cli import add_planning_args  # --sweep, --calibrate, --fit (issue 5)
 
     add_planning_args(parser)
+    parser.add_argument(
+        "--search",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --mode sim and one --scenario: try N fault timelines in the twin, shrink the "
+        "first that fails and write it to scenarios/found/ (exit 1 when one is found)",
+    )
     args = parser.parse_args(argv)
     if args.seed is not None and args.seed < 0:
         parser.error(f"--seed must be >= 0 (got {args.seed})")
+    if args.search is not None and (
+        args.search < 1 or args.mode != "sim" or len(args.scenario) != 1
+    ):
+        parser.error(
+            f"--search needs N >= 1 (got {args.search}), --mode sim and exactly one --scenario"
+        )
     return args
 
 
@@ -97,6 +111,18 @@ def main(argv: list[str]) -> int:
         from sim.planning_cli import run_planning
 
         return run_planning(args, argv, choose_scenarios)
+    if args.search is not None:
+        from sim.search_output import run_search_command
+
+        try:
+            (scenario,) = choose_scenarios(args.scenario, "sim")
+        except ScenarioError as exc:
+            print(f"run_scenarios.py: {exc}", file=sys.stderr)
+            return 2
+        command = " ".join(["./run_scenarios.py", *argv])
+        return run_search_command(
+            scenario, args.search, args.seed, ROOT / "scenarios" / "found", _progress, command
+        )
     try:
         if args.list:
             for scenario in load_catalog(CATALOG):

@@ -19,10 +19,13 @@ import time
 import uuid
 from pathlib import Path
 
+import gevent
+import gevent.event
 from locust import FastHttpUser, events, task
 from locust.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scenarios.pacing import user_request_due_s  # noqa: E402
 from scenarios.workload import ClientStream, WorkloadConfig, body_digest  # noqa: E402
 
 _CONFIG_PATH = os.environ.get("REHEARSAL_LOAD")
@@ -38,17 +41,50 @@ WORKLOAD = WorkloadConfig(
 USERS = int(CONFIG.get("users", 10))
 RATE_RPS = float(CONFIG.get("rate_rps") or 50.0)  # with a shape, the shape rules
 MAX_REQUESTS = int(CONFIG.get("max_requests", 1_000_000))
+# (at_s, rate_rps) steps: the shape's, or one constant step.
+STEPS = [(float(s["at_s"]), float(s["rate_rps"])) for s in CONFIG.get("shape") or []] or [
+    (0.0, RATE_RPS)
+]
 _client_numbers = itertools.count()
 _issued = itertools.count()
 _log_file = None
+_GO = gevent.event.Event()  # set once the run's t=0 is known
+_REPLY_GRACE_S = 1.0  # replies still in flight at the end get this long
+DURATION_S = float(CONFIG.get("duration_s", 0)) or None
 
 
 @events.test_start.add_listener
 def _open_log(environment: Environment, **_: object) -> None:
-    global _log_file, _STARTED
-    _STARTED = time.monotonic()
+    global _log_file
     if CONFIG.get("event_log"):
         _log_file = open(CONFIG["event_log"], "a", buffering=1)  # noqa: SIM115 - closed on stop
+    if CONFIG.get("start_file"):
+        gevent.spawn(_await_start, environment)
+    else:  # plain `locust -f`: start now, run until Locust's own --run-time
+        _set_start(time.time())
+
+
+def _set_start(t0_wall: float) -> None:
+    global _STARTED
+    _STARTED = time.monotonic() - (time.time() - t0_wall)
+    _GO.set()
+
+
+def _await_start(environment: Environment) -> None:
+    """The runner's t=0: say we are ready, wait for its start file, then quit by ourselves at
+    t=0 + duration (plus a grace for replies still in flight), so the load ends on time."""
+    Path(CONFIG["ready_file"]).write_text("ready")
+    start_file = Path(CONFIG["start_file"])
+    deadline = time.monotonic() + 120
+    while not start_file.exists():
+        if time.monotonic() > deadline:
+            environment.runner.quit()
+            return
+        gevent.sleep(0.01)
+    t0_wall = float(json.loads(start_file.read_text())["t0_wall"])
+    _set_start(t0_wall)
+    end_in = t0_wall + float(CONFIG.get("duration_s", 10)) - time.time()
+    gevent.spawn_later(max(0.0, end_in) + _REPLY_GRACE_S, environment.runner.quit)
 
 
 @events.test_stop.add_listener
@@ -59,36 +95,38 @@ def _close_log(environment: Environment, **_: object) -> None:
 
 
 class BookingClient(FastHttpUser):
-    """One client: paced so that all users together offer RATE_RPS (or the shape's rate).
+    """One client: paced so that all users together offer exactly the scenario's rate.
 
-    A rate shape needs no LoadTestShape: the user count stays fixed and each user's pacing
-    follows the shape's current step (which also keeps -u/--run-time usable).
+    A rate shape needs no LoadTestShape: the user count stays fixed and the pacing follows the
+    shape's steps (which also keeps -u/--run-time usable).
     """
 
     network_timeout = 10.0
     connection_timeout = 5.0
 
     def wait_time(self) -> float:
-        # Constant throughput per user, following the shape's current rate when there is one.
-        rate = _current_rate() / max(1, USERS)
-        elapsed = time.monotonic() - self._last_start
-        return max(0.0, 1.0 / rate - elapsed) if rate > 0 else 1.0
+        # Exact offered rate (scenarios.pacing): this user's next request is due at a fixed time
+        # on the run's clock; a user that is behind goes at once.
+        due = _STARTED + user_request_due_s(self.stream.client, USERS, self._sent, STEPS)
+        return max(0.0, due - time.monotonic())
 
     def on_start(self) -> None:
         self.stream = ClientStream(WORKLOAD, next(_client_numbers))
-        # Spread the users' first requests over one pacing interval, as independent clients
-        # would arrive, instead of all users firing in the same millisecond at spawn.
-        rate = _current_rate() / max(1, USERS)
-        if rate > 0:
-            time.sleep(self.stream.rng.uniform(0, 1.0 / rate))  # gevent-patched: yields
-        self._last_start = time.monotonic()
+        self._sent = 0
         self.headers = {"Content-Type": "application/json"}
         if CONFIG.get("api_key"):
             self.headers["Authorization"] = f"Bearer {CONFIG['api_key']}"
+        _GO.wait()
+        # Locust runs the task before the first wait_time: the first request waits its turn here.
+        time.sleep(self.wait_time())  # gevent-patched: yields
 
     @task
     def next_request(self) -> None:
-        self._last_start = time.monotonic()
+        due = user_request_due_s(self.stream.client, USERS, self._sent, STEPS)
+        if DURATION_S is not None and due >= DURATION_S:
+            time.sleep(0.5)  # past the load's end: idle until the quit at t=0 + duration
+            return
+        self._sent += 1
         if next(_issued) >= MAX_REQUESTS:
             self.environment.runner.quit()
             return
@@ -150,18 +188,6 @@ class BookingClient(FastHttpUser):
                 "replayed": replayed,
             }
             _log_file.write(json.dumps(row, sort_keys=True) + "\n")
-
-
-def _current_rate() -> float:
-    shape = CONFIG.get("shape")
-    if not shape:
-        return RATE_RPS
-    elapsed = time.monotonic() - _STARTED
-    rate = shape[0]["rate_rps"]
-    for stage in shape:
-        if elapsed >= stage["at_s"]:
-            rate = stage["rate_rps"]
-    return float(rate)
 
 
 _STARTED = time.monotonic()

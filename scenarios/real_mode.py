@@ -76,22 +76,29 @@ def run_scenario(
     supervisor = stack.start_service(scenario.name, scenario.settings)
     service_url = stack.service_url(supervisor)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    wall_start = time.time()
-    mono_start = time.monotonic()
-    sampler = MetricsSampler(lambda: stack.service_url(supervisor), wall_start, headers=headers)
-    actuator = LiveActuator(
-        stack.toxiproxy, stack.provider_url, seed, _crash_armer(supervisor, service_url, headers)
-    )
-    player = RealtimePlayer(schedule(scenario.faults), actuator)
-    sampler.start()
-    player.start(mono_start)
-    rows: list[dict[str, Any]] = []
+    load = LoadRun(scenario, seed, service_url, scenario_dir, api_key)
+    load.start()  # Locust imports and spawns its users first; the clock starts when it is ready
     try:
-        rows = _drive_load(scenario, seed, service_url, scenario_dir, api_key, progress)
-        _drain(scenario, sampler, player, mono_start, progress)
+        wall_start = load.go()
+        mono_start = time.monotonic()
+        sampler = MetricsSampler(lambda: stack.service_url(supervisor), wall_start, headers=headers)
+        actuator = LiveActuator(
+            stack.toxiproxy,
+            stack.provider_url,
+            seed,
+            _crash_armer(supervisor, service_url, headers),
+        )
+        player = RealtimePlayer(schedule(scenario.faults), actuator)
+        sampler.start()
+        player.start(mono_start)
+        try:
+            rows = load.finish(progress)
+            _drain(scenario, sampler, player, mono_start, progress)
+        finally:
+            player.stop()
+            sampler.stop()
     finally:
-        player.stop()
-        sampler.stop()
+        load.stop()
     final_sample = sampler.sample_now()
     if final_sample is None and supervisor is not None:
         raise HarnessError(f"scenario {scenario.name}: the service did not answer after the run")
@@ -176,88 +183,122 @@ def _crash_armer(supervisor: ServiceSupervisor | None, url: str, headers: dict[s
     return arm
 
 
-def _drive_load(
-    scenario: Scenario,
-    seed: int,
-    url: str,
-    scenario_dir: Path,
-    api_key: str | None,
-    progress: Callable[[str], None],
-) -> list[dict[str, Any]]:
-    load = scenario.load
-    log_path = scenario_dir / "locust_rows.jsonl"
-    log_path.unlink(missing_ok=True)
-    config = {
-        "scenario": scenario.name,
-        "seed": seed,
-        "users": load.users,
-        "rate_rps": load.rate_rps,
-        "shape": [s.model_dump() for s in load.shape] if load.shape else None,
-        "duration_s": load.duration_s,
-        "resources": load.resources,
-        "mix": {k: v for k, v in load.mix.weights().items() if v > 0},
-        "duplicate_replay_ratio": load.duplicate_replay_ratio,
-        "conflicting_slot_ratio": load.conflicting_slot_ratio,
-        "event_log": str(log_path),
-        "api_key": api_key,
-    }
-    config_path = scenario_dir / "load.json"
-    config_path.write_text(json.dumps(config, indent=1))
-    locust = ManagedProcess(
-        "locust",
-        [
-            sys.executable,
-            "-m",
+class LoadRun:
+    """The load of one scenario: Locust as its own process plus the scripted bursts.
+
+    `start` launches Locust; `go` waits until its users are spawned (a marker file), then fixes
+    the run's t=0 and hands it to Locust (a start file), so the offered schedule lines up with
+    the fault timeline instead of lagging by Locust's start-up; `finish` fires the bursts and
+    waits for Locust to stop itself at t=0 + duration.
+    """
+
+    READY_TIMEOUT_S = 60.0
+
+    def __init__(self, scenario, seed, url, scenario_dir: Path, api_key: str | None) -> None:
+        self.scenario, self.seed, self.url, self.api_key = scenario, seed, url, api_key
+        self.dir = scenario_dir
+        self.rows_path = scenario_dir / "locust_rows.jsonl"
+        self.ready_path = scenario_dir / "locust.ready"
+        self.start_path = scenario_dir / "locust.start"
+        self.process: ManagedProcess | None = None
+
+    def start(self) -> None:
+        load = self.scenario.load
+        for stale in (self.rows_path, self.ready_path, self.start_path):
+            stale.unlink(missing_ok=True)
+        config = {
+            "scenario": self.scenario.name,
+            "seed": self.seed,
+            "users": load.users,
+            "rate_rps": load.rate_rps,
+            "shape": [s.model_dump() for s in load.shape] if load.shape else None,
+            "duration_s": load.duration_s,
+            "resources": load.resources,
+            "mix": {k: v for k, v in load.mix.weights().items() if v > 0},
+            "duplicate_replay_ratio": load.duplicate_replay_ratio,
+            "conflicting_slot_ratio": load.conflicting_slot_ratio,
+            "event_log": str(self.rows_path),
+            "ready_file": str(self.ready_path),
+            "start_file": str(self.start_path),
+            "api_key": self.api_key,
+        }
+        config_path = self.dir / "load.json"
+        config_path.write_text(json.dumps(config, indent=1))
+        argv = [
+            sys.executable, "-m", "locust", "-f", str(ROOT / "scenarios" / "locustfile.py"),
+            "--headless", "--only-summary", "--loglevel", "WARNING",
+            "-u", str(load.users), "-r", str(max(load.users, 1) * 10),
+            # An upper bound only: the locustfile quits at t=0 + duration (+ a grace for replies).
+            "--run-time", f"{round(load.duration_s + LOCUST_GRACE_S + self.READY_TIMEOUT_S)}s",
+            "--stop-timeout", "5", "--host", self.url, "--exit-code-on-error", "0",
+        ]  # fmt: skip
+        self.process = ManagedProcess(
             "locust",
-            "-f",
-            str(ROOT / "scenarios" / "locustfile.py"),
-            "--headless",
-            "--only-summary",
-            "--loglevel",
-            "WARNING",
-            "-u",
-            str(load.users),
-            "-r",
-            str(max(load.users, 1) * 10),
-            "--run-time",
-            f"{max(1, round(load.duration_s))}s",  # Locust takes whole seconds
-            "--stop-timeout",
-            "5",
-            "--host",
-            url,
-            "--exit-code-on-error",
-            "0",
-        ],
-        scenario_dir / "locust.log",
-        env={**_env(), "REHEARSAL_LOAD": str(config_path)},
-        cwd=ROOT,
-    )
-    locust.start()
-    try:
-        rows = []
+            argv,
+            self.dir / "locust.log",
+            env={**_env(), "REHEARSAL_LOAD": str(config_path)},
+            cwd=ROOT,
+        )
+        self.process.start()
+
+    def go(self) -> float:
+        """Wait for Locust's users, then start the clock; returns t=0 as wall-clock seconds."""
+        assert self.process is not None
+        deadline = time.monotonic() + self.READY_TIMEOUT_S
+        while not self.ready_path.exists():
+            if self.process.returncode is not None:
+                raise HarnessError(
+                    f"Locust exited with {self.process.returncode} before starting; last lines:\n"
+                    f"{self.process.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise HarnessError(f"Locust was not ready within {self.READY_TIMEOUT_S:.0f} s")
+            time.sleep(0.02)
+        t0 = time.time()
+        tmp = self.start_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"t0_wall": t0}))
+        tmp.replace(self.start_path)  # atomic: Locust never reads half a file
+        return t0
+
+    def finish(self, progress: Callable[[str], None]) -> list[dict[str, Any]]:
+        assert self.process is not None
+        load, rows = self.scenario.load, []
         burst = load.concurrent_same_key
         if burst.groups:
-            rows.extend(_same_key_bursts(scenario, seed, url, api_key, burst.groups, burst.size))
+            rows.extend(
+                _same_key_bursts(
+                    self.scenario, self.seed, self.url, self.api_key, burst.groups, burst.size
+                )
+            )
         race = load.concurrent_same_slot
         if race.groups:
-            rows.extend(_same_slot_races(scenario, seed, url, api_key, race.groups, race.size))
-        deadline = time.monotonic() + load.duration_s + LOCUST_GRACE_S
-        while locust.returncode is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if locust.returncode is None:
-            raise HarnessError(f"Locust did not finish within {load.duration_s + LOCUST_GRACE_S} s")
-        if locust.returncode != 0:
-            raise HarnessError(
-                f"Locust exited with {locust.returncode}; last lines:\n{locust.log_tail()}"
+            rows.extend(
+                _same_slot_races(
+                    self.scenario, self.seed, self.url, self.api_key, race.groups, race.size
+                )
             )
-    finally:
-        locust.stop()
-    if log_path.exists():
-        rows.extend(json.loads(line) for line in log_path.read_text().splitlines() if line)
-    if not rows:
-        raise HarnessError(f"the load made no requests; see {scenario_dir / 'locust.log'}")
-    progress(f"load done: {len(rows)} requests")
-    return rows
+        deadline = time.monotonic() + load.duration_s + LOCUST_GRACE_S
+        while self.process.returncode is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if self.process.returncode is None:
+            raise HarnessError(f"Locust did not finish within {load.duration_s + LOCUST_GRACE_S} s")
+        if self.process.returncode != 0:
+            raise HarnessError(
+                f"Locust exited with {self.process.returncode}; last lines:\n"
+                f"{self.process.log_tail()}"
+            )
+        if self.rows_path.exists():
+            rows.extend(
+                json.loads(line) for line in self.rows_path.read_text().splitlines() if line
+            )
+        if not rows:
+            raise HarnessError(f"the load made no requests; see {self.dir / 'locust.log'}")
+        progress(f"load done: {len(rows)} requests")
+        return rows
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
 
 
 def _same_key_bursts(scenario, seed, url, api_key, groups, size) -> list[dict[str, Any]]:
