@@ -169,7 +169,7 @@ def shade_phases(ax: Axes, phases: Sequence[Phase], span_s: float) -> PhaseShadi
         # Edges drawn over the data, so a phase stays visible under a full stacked area.
         for edge in (phase.start_s, phase.end_s):
             ax.axvline(edge, color=ink, linestyle=(0, (3, 3)), linewidth=0.8, alpha=0.7, zorder=4)
-        label = f"{phase.name} {phase.start_s:g}–{phase.end_s:g} s"
+        label = f"{phase.name} {phase.start_s:.1f}–{phase.end_s:.1f} s"  # real phases: wall clock, 0.1 s is plenty
         x0 = max(phase.start_s, 0.0) / span_s
         row = next((r for r, end in enumerate(row_ends) if end <= x0), len(row_ends))
         if row == len(row_ends):
