@@ -15,8 +15,13 @@ Each round measures, in this one process and one after the other:
   its backlog, which the relay re-polls every 0.5 s while the breaker is open, grows with the
   square of the stretch, and the figure would measure the relay, not the requests.
 It prints the median over the rounds of requests per wall second (and per CPU second, since a
-shared machine's wall clock also measures its neighbours), and each twin figure's ratio to the
-bare queue. Targets (issue 5 §4): >= 30 000 requests/s on one core and >= 1/3 of the bare queue.
+shared machine's wall clock also measures its neighbours), the best round (what the code does
+when the machine leaves it alone), and each twin figure's ratio to the bare queue. Targets
+(issue 5 §4): >= 30 000 requests/s on one core and >= 1/3 of the bare queue.
+
+`--profile` then says where the time of the healthy catalog run goes, by part of the twin
+(cProfile's own time per function, the standard library's and builtins' time charged to the
+twin code that called them; cProfile inflates call-heavy code, so read shares, not seconds).
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from scenarios.spec import Scenario, load_catalog  # noqa: E402
 from sim import apply_overrides, simulate  # noqa: E402
 from sim.host import ServiceHost  # noqa: E402
 
-CATALOG = Path(__file__).resolve().parents[1] / "scenarios" / "catalog"
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = ROOT / "scenarios" / "catalog"
 
 Measure = Callable[[], int]  # runs once, returns how many requests (customers) it simulated
 BARE = "bare SimPy M/M/c (c=10, rho=0.9)"
@@ -145,6 +151,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--profile", action="store_true", help="then: where the time goes")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.requests < 1:
         parser.error("--rounds and --requests must be >= 1")
@@ -170,14 +177,93 @@ def main(argv: list[str]) -> int:
         name: (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
         for name, runs in figures.items()
     }
+    best = {name: max(w for w, _ in runs) for name, runs in figures.items()}
     bare_wall, bare_cpu = medians[BARE]
     print(f"twin speed: median of {args.rounds} rounds, ~{args.requests} requests each")
-    print(f"{'':42} {'req/wall s':>11} {'req/CPU s':>10} {'vs bare (wall)':>15} {'(CPU)':>7}")
+    print(
+        f"{'':42} {'req/wall s':>11} {'req/CPU s':>10} {'vs bare (wall)':>15} {'(CPU)':>7} "
+        f"{'best round':>11} {'vs best bare':>13}"
+    )
     for name, (wall, cpu) in medians.items():
         print(
-            f"{name:42} {wall:11,.0f} {cpu:10,.0f} {wall / bare_wall:15.2f} {cpu / bare_cpu:7.2f}"
+            f"{name:42} {wall:11,.0f} {cpu:10,.0f} {wall / bare_wall:15.2f} {cpu / bare_cpu:7.2f} "
+            f"{best[name]:11,.0f} {best[name] / best[BARE]:13.2f}"
         )
+    if args.profile:
+        print_breakdown(twin_as_written(catalog["healthy"], args.requests))
     return 0
+
+
+#: Parts of the twin by source file (a prefix of the path under the project, first match wins);
+#: time in any other file (the standard library, builtins) is charged to the code that called it.
+PARTS = (
+    ("scenarios/workload.py", "load: request streams (scenarios.workload)"),
+    ("sim/clients.py", "load: users, sending, event-log records"),
+    ("sim/fast_paths.py", "load: body digests; record construction"),
+    ("sim/components.py", "ids (uuid4 text)"),
+    ("sim/booking.py", "service: create flow (and get, list)"),
+    ("sim/changes.py", "service: cancel and reschedule flows"),
+    ("sim/timing.py", "service: CPU and database time"),
+    ("sim/queueing.py", "service: CPU and database time"),
+    ("sim/state.py", "service: database state (rows, keys, outbox)"),
+    ("sim/settle.py", "service: database state (rows, keys, outbox)"),
+    ("sim/gateway.py", "service: calendar gateway (plan driver, link, network)"),
+    ("sim/driver.py", "service: calendar gateway (plan driver, link, network)"),
+    ("sim/calendar_link.py", "service: calendar gateway (plan driver, link, network)"),
+    ("sim/network.py", "service: calendar gateway (plan driver, link, network)"),
+    ("sim/relay.py", "service: outbox relay"),
+    ("sim/host.py", "service: host (dispatch, in-flight requests)"),
+    ("service/resilience/", "policy core (retry plan, breaker, keys, outbox, lifecycle)"),
+    ("sim/provider.py", "provider: fault rules, store, call log"),
+    ("fakes/", "provider: fault rules, store, call log"),
+    ("sim/", "evidence: gathering, metric samples, timeline"),
+    ("scenarios/", "evidence: gathering, metric samples, timeline"),
+)
+SIMPY_PART = "SimPy kernel (events, processes, scheduling)"
+GENERATED_PART = "dataclass constructors (generated __init__, object.__setattr__)"
+OTHER_PART = "other (standard library, builtins, unattributed)"
+
+
+def part_of(filename: str) -> str | None:
+    """The part of the twin a source file belongs to; None for code charged to its caller."""
+    path = filename.replace("\\", "/")
+    if "/simpy/" in path:
+        return SIMPY_PART
+    if path == "<string>":
+        return GENERATED_PART
+    root = str(ROOT).replace("\\", "/") + "/"
+    if path.startswith(root) and "/.venv/" not in path:
+        relative = path[len(root) :]
+        return next((part for prefix, part in PARTS if relative.startswith(prefix)), OTHER_PART)
+    return None
+
+
+def print_breakdown(measure: Measure) -> None:
+    """Share of the run's time per part of the twin (see `PARTS`), from cProfile."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    count = profiler.runcall(measure)
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    shares: dict[str, float] = {}
+
+    def charge(func: Any, seconds: float, seen: frozenset[Any]) -> None:
+        part = part_of(func[0])
+        callers = stats[func][4]
+        total = sum(figures[2] for figures in callers.values())
+        if part is None and callers and total > 0 and func not in seen:
+            for caller, figures in callers.items():  # split by the time each caller spent in it
+                charge(caller, seconds * figures[2] / total, seen | {func})
+            return
+        shares[part or OTHER_PART] = shares.get(part or OTHER_PART, 0.0) + seconds
+
+    for func, figures in stats.items():
+        charge(func, figures[2], frozenset())
+    total = sum(shares.values())
+    print(f"\nwhere the time goes (healthy, catalog, seed after seed; {count} requests, cProfile):")
+    for part, seconds in sorted(shares.items(), key=lambda item: -item[1]):
+        print(f"  {100 * seconds / total:5.1f}%  {part}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ streams (`scenarios.workload`). Modules, one job each:
 - `booking`, `changes`, `relay`, `timing`, `host`, `crash_points`: the service, its flows, its
   relay, its CPU and database time, its crashes and restarts;
 - `clients`, `timeline`, `sampler`, `twin`: the load, the faults, the metrics, one run;
-- `fast_paths`: byte-identical faster versions of shared per-request helpers.
+- `fast_paths`: byte-identical faster versions of shared per-request helpers;
+- `search_space`, `search`, `search_output`: `--search N`, fault timelines drawn and shrunk
+  by Hypothesis, the minimal failing one written to `scenarios/found/`.
 
 Sweeps, calibration and shrinking call `simulate` with plain data (a scenario, a seed, dotted
 `overrides` such as `load.rate_rps`, `settings.breaker_cooldown_s`, `faults`, `twin.cpu_create_ms`)

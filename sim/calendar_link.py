@@ -23,6 +23,7 @@ from service.resilience.outcomes import (
     classify_transport_error,
 )
 from sim.config import TwinParams
+from sim.fast_paths import record_maker
 from sim.network import NetworkPath
 from sim.provider import ProviderRequest, SimProvider
 
@@ -42,6 +43,7 @@ DELETE = Operation.DELETE
 # provider may have acted.
 AMBIGUOUS = classify_transport_error(request_sent=True)
 RETRYABLE = classify_transport_error(request_sent=False)
+_new_outcome = record_maker(Outcome)  # Outcome(kind, now, retry_after_s, detail)
 
 
 class CalendarLink:
@@ -107,9 +109,9 @@ class CalendarLink:
         status = reply.status
         assert status is not None
         if status == 404 and request.op is DELETE:
-            return Outcome(OK, now)  # the goal of a delete is "gone": it is
+            return _new_outcome(OK, now, None, "")  # the goal of a delete is "gone": it is
         kind = classify_status(status)
         if kind is OK:
             confirmation.event_id = reply.event_id
-            return Outcome(OK, now)
-        return Outcome(kind, now, reply.retry_after_s, f"HTTP {status}")
+            return _new_outcome(OK, now, None, "")
+        return _new_outcome(kind, now, reply.retry_after_s, f"HTTP {status}")

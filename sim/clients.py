@@ -1,16 +1,19 @@
-"""The load in virtual time: Locust-like users and the scripted same-key bursts.
+"""The load in virtual time: Locust-like users, the scripted same-key bursts and same-slot races.
 
-Mirrors `scenarios/locustfile.py` and `scenarios/real_mode._same_key_bursts`, drawing every
-request from `scenarios.workload.ClientStream`, so one seed sends the same keys, slots and bodies
-in both modes. Users: `load.users` of them, client numbers 0..users-1, spawned at Locust's rate
-(`users * 10` per second); each runs its stream in a loop — draw the next request and its request
-id from the stream's RNG (as the Locust user does), send it, feed the answer back
+Mirrors `scenarios/locustfile.py`, `scenarios/real_mode._same_key_bursts` and `_same_slot_races`,
+drawing every request from `scenarios.workload.ClientStream`, so one seed sends the same keys,
+slots and bodies in both modes. Users: `load.users` of them, client numbers 0..users-1, spawned at
+Locust's rate (`users * 10` per second); each runs its stream in a loop — draw the next request and
+its request id from the stream's RNG (as the Locust user does), send it, feed the answer back
 (`ClientStream.record`), then wait so that it offers `rate_at(t) / users` requests a second (no
 wait when the answer came later than that). Users stop starting requests at `load.duration_s`.
 Users wait a uniform share of their pacing interval before their first request, drawn from their
-stream's RNG, as the Locust user does. Bursts: group g (client number 1000 + g) fires its first
-create `size` times at once after a 0.05 s barrier, one group after the other; every copy
-accepts 409 (the key still in flight). Each request becomes a `RequestRecord` as
+stream's RNG, as the Locust user does. The scripted driver, one burst after the other as
+`scenarios.real_mode._drive_load` fires them beside Locust: the same-key bursts — group g (client
+number 1000 + g) fires its first create `size` times at once after a 0.05 s barrier; every copy
+accepts 409 (the key still in flight) — then the same-slot races — group g (client number 2000 + g)
+fires `ClientStream.slot_race(size)` (one slot, `size` keys and customers) at once after the same
+barrier; one may win, the others must get 409. Each request becomes a `RequestRecord` as
 `scenarios.records` would make it. Time: the environment.
 """
 
@@ -30,13 +33,14 @@ from scenarios.evidence import (
     RequestRecord,
     classify_outcome,
 )
+from scenarios.pacing import user_request_due_s
 from scenarios.spec import Scenario
 from scenarios.workload import ClientStream, PlannedRequest, WorkloadConfig
 from sim.booking import Answer
 from sim.components import uuid4_text
 from sim.config import TwinParams
 from sim.crash_points import ServiceCrashed
-from sim.fast_paths import body_digest
+from sim.fast_paths import body_digest, record_maker
 from sim.host import ServiceHost
 
 _OPERATION = {
@@ -50,8 +54,10 @@ _OPERATION = {
 }
 _STATE = {state.value: state for state in ExternalState}
 BURST_CLIENT_BASE = 1_000  # real mode's: past any Locust user
+RACE_CLIENT_BASE = 2_000  # real mode's same-slot racers: past the same-key bursts
 _BUSY: Answer = (503, None, None, False)
 _OUTCOMES: dict[tuple[Operation, int | None, ExternalState | None], Outcome] = {}
+_new_record = record_maker(RequestRecord)
 
 
 def _outcome(operation: Operation, status: int | None, state: ExternalState | None) -> Outcome:
@@ -99,47 +105,49 @@ class LoadModel:
         self._params = params
         self._digests: dict[str, str] = {}  # idempotency key → body digest (replays reuse it)
         load = scenario.load
+        self._steps = (
+            [(s.at_s, s.rate_rps) for s in load.shape]
+            if load.shape
+            else [(0.0, float(load.rate_rps or 0.0))]
+        )
         for client in range(load.users):
-            delay = client / (load.users * params.spawn_rate_per_user)
-            env.process(self._user(client, delay))
-        if load.concurrent_same_key.groups:
-            env.process(self._bursts())
+            env.process(self._user(client))
+        if load.concurrent_same_key.groups or load.concurrent_same_slot.groups:
+            env.process(self._scripted())
 
     # -- users -------------------------------------------------------------------------------
-    def _user(self, client: int, delay: float) -> Generator[Any, Any, None]:
+    def _user(self, client: int) -> Generator[Any, Any, None]:
+        """One Locust user, paced like `scenarios/locustfile.py`: its request number k is due at
+        `scenarios.pacing.user_request_due_s` (t=0 is when every user is spawned, as in real
+        mode); a user that is behind sends at once; none is due at or after the load's end."""
         env = self.env
         load = self.scenario.load
         users = load.users
         duration = load.duration_s
-        if delay:
-            yield env.timeout(delay)
+        steps = self._steps
         stream = ClientStream(self.config, client)
         rng = stream.rng
-        # The Locust user's first request waits a uniform share of its pacing interval, drawn
-        # from its stream's RNG (so the draw is part of the seeded sequence in both modes).
-        rate = load.rate_at(env.now) / users
-        if rate > 0:
-            yield env.timeout(rng.uniform(0, 1.0 / rate))
-        constant_gap = users / load.rate_rps if load.rate_rps is not None else None
         send = self._send
-        while env.now < duration:
-            started = env.now
+        sent = 0
+        while True:
+            due = user_request_due_s(client, users, sent, steps)
+            if due >= duration:
+                return
+            if due > env.now:
+                yield env.timeout(due - env.now)
+            sent += 1
             planned = stream.next_request()
             # The Locust user's request id: the next 128 bits of the stream's own RNG.
             request_id = uuid4_text(rng.getrandbits(128))
-            status, appointment_id, ended = yield from send(planned, request_id)
+            status, appointment_id, _ended = yield from send(planned, request_id)
             stream.record(planned, status, appointment_id)
-            now = env.now
-            gap = constant_gap if constant_gap is not None else users / load.rate_at(now)
-            next_start = started + gap
-            if next_start < ended:
-                next_start = ended
-            yield env.timeout(next_start - now)
 
-    # -- bursts ------------------------------------------------------------------------------
-    def _bursts(self) -> Generator[Any, Any, None]:
-        env = self.env
-        burst = self.scenario.load.concurrent_same_key
+    # -- the scripted driver -----------------------------------------------------------------
+    def _scripted(self) -> Generator[Any, Any, None]:
+        """The same-key bursts, then the same-slot races, each group fired together after the
+        driver's barrier and awaited before the next (`scenarios.scripted.fire_together`)."""
+        load = self.scenario.load
+        burst = load.concurrent_same_key
         for group in range(burst.groups):
             stream = ClientStream(self.config, BURST_CLIENT_BASE + group)
             planned = stream.next_request()
@@ -147,14 +155,25 @@ class LoadModel:
                 planned = stream.next_request()
             # Any copy may meet the first still in flight: 409 is a correct answer (DESIGN §3).
             planned = dataclasses.replace(planned, expected_statuses=(201, 202, 409))
-            yield env.timeout(self._params.burst_at_s)
-            fired = [
-                env.process(self._burst_one(planned, group, number)) for number in range(burst.size)
-            ]
-            yield env.all_of(fired)
+            yield from self._fire_together([planned] * burst.size, f"{group}")
+        race = load.concurrent_same_slot
+        for group in range(race.groups):
+            racers = ClientStream(self.config, RACE_CLIENT_BASE + group).slot_race(race.size)
+            yield from self._fire_together(racers, f"slot{group}")
 
-    def _burst_one(
-        self, planned: PlannedRequest, group: int, number: int
+    def _fire_together(
+        self, planned: list[PlannedRequest], group: str
+    ) -> Generator[Any, Any, None]:
+        env = self.env
+        yield env.timeout(self._params.burst_at_s)
+        fired = [
+            env.process(self._scripted_one(request, group, number))
+            for number, request in enumerate(planned)
+        ]
+        yield env.all_of(fired)
+
+    def _scripted_one(
+        self, planned: PlannedRequest, group: str, number: int
     ) -> Generator[Any, Any, None]:
         # Real mode names them uuid5(f"{scenario}/{seed}/{number}"), the same in every group;
         # the group is added here so request ids stay unique.
@@ -203,22 +222,22 @@ class LoadModel:
         operation = _OPERATION[planned.operation]
         state = _STATE[external] if external else None
         self.records.append(
-            RequestRecord(
-                scenario=self.scenario.name,
-                seed=self.seed,
-                request_id=request_id,
-                idempotency_key=planned.idempotency_key,
-                operation=operation,
-                start_s=round(started, 6),
-                end_s=round(ended, 6),
-                latency_ms=round((ended - started) * 1000.0, 3),
-                http_status=status,
-                appointment_id=appointment_id if status in (200, 201, 202) else None,
-                external_state=state,
-                replayed=replayed,
-                outcome=_outcome(operation, status, state),
-                body_digest=fingerprint,
-                as_expected=status in planned.expected_statuses,
+            _new_record(  # RequestRecord(...), every field in order
+                self.scenario.name,  # scenario
+                self.seed,  # seed
+                request_id,  # request_id
+                planned.idempotency_key,  # idempotency_key
+                operation,  # operation
+                round(started, 6),  # start_s
+                round(ended, 6),  # end_s
+                round((ended - started) * 1000.0, 3),  # latency_ms
+                status,  # http_status
+                appointment_id if status in (200, 201, 202) else None,  # appointment_id
+                state,  # external_state
+                replayed,  # replayed
+                _outcome(operation, status, state),  # outcome
+                fingerprint,  # body_digest
+                status in planned.expected_statuses,  # as_expected
             )
         )
         return status, appointment_id, ended

@@ -36,11 +36,13 @@ from fakes.calendar.profile import RATE_FIELDS, FaultProfile
 from fakes.calendar.seeding import derive_uuid
 from fakes.calendar.store import EventDraft, EventStore
 from scenarios.evidence import ProviderCall, ProviderEvent
-from sim.fast_paths import iso_utc
+from sim.fast_paths import iso_utc, record_maker
 from sim.queueing import FifoServers
 
 #: The provider's clock at t = 0 of a run (its `created_at` stamps; real mode uses the wall clock).
 SIM_EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
+_new_call = record_maker(ProviderCall)
+_new_event = record_maker(ProviderEvent)
 
 
 class ProviderRequest:
@@ -95,7 +97,7 @@ class SimProvider:
         self.env = env
         self.default_seed = default_seed
         self.store = EventStore()
-        self._attempts: dict[tuple[str, str], int] = {}
+        self._attempts: dict[tuple[Operation, str], int] = {}
         # [arrival, method, path, key, attempt, fault, status, ended_at], in arrival order.
         self._calls: list[list[Any]] = []
         self._queue: FifoServers | None = None
@@ -126,7 +128,7 @@ class SimProvider:
         (a scheduled event), or never answered (`due_at` None) when the caller leaves first."""
         now = self.env.now
         profile = self.profile
-        counter = (request.op.value, request.key)
+        counter = (request.op, request.key)
         attempt = self._attempts.get(counter, 0) + 1
         self._attempts[counter] = attempt
         decision = (
@@ -253,16 +255,9 @@ class SimProvider:
     # -- what the run gathers ----------------------------------------------------------------
     def calls(self, until: float) -> list[ProviderCall]:
         """Calls completed by `until`, in arrival order, as `GET /_control/calls` lists them."""
+        # ProviderCall(t_s, method, path, idempotency_key, attempt, fault, status)
         return [
-            ProviderCall(
-                t_s=round(e[0], 6),
-                method=e[1],
-                path=e[2],
-                idempotency_key=e[3],
-                attempt=e[4],
-                fault=e[5],
-                status=e[6],
-            )
+            _new_call(round(e[0], 6), e[1], e[2], e[3], e[4], e[5], e[6])
             for e in self._calls
             if e[7] is not None and e[7] <= until
         ]
@@ -270,15 +265,16 @@ class SimProvider:
     def events(self) -> list[ProviderEvent]:
         """The ground truth, in creation order (`GET /_control/events`, its JSON as
         `fakes.calendar.schemas.event_to_json` writes it)."""
+        # ProviderEvent(id, calendar_id, start, end, summary, idempotency_key, created_at)
         return [
-            ProviderEvent(
-                id=event.id,
-                calendar_id=event.calendar_id,
-                start=iso_utc(event.start),
-                end=iso_utc(event.end),
-                summary=event.summary,
-                idempotency_key=event.idempotency_key,
-                created_at=iso_utc(event.created_at),
+            _new_event(
+                event.id,
+                event.calendar_id,
+                iso_utc(event.start),
+                iso_utc(event.end),
+                event.summary,
+                event.idempotency_key,
+                iso_utc(event.created_at),
             )
             for event in self.store.all()
         ]

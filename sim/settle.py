@@ -17,12 +17,14 @@ from fakes.calendar.request_keys import key_for_create, key_for_request
 from fakes.calendar.store import EventDraft
 from service.resilience.lifecycle import AppointmentStatus, ExternalState, LifecycleEvent, can
 from service.resilience.outbox import Compensation
+from sim.fast_paths import record_maker
 from sim.provider import ProviderRequest
 from sim.state import DELETE_EVENT, Appointment, OutboxRow, ServiceState
 
 BOOKED = AppointmentStatus.BOOKED
 CONFIRMED = ExternalState.CONFIRMED
 PENDING = ExternalState.PENDING
+_new_draft = record_maker(EventDraft)
 
 
 def create_request(
@@ -30,12 +32,13 @@ def create_request(
 ) -> ProviderRequest:
     """The create call for this appointment's slot (`event_id` overrides the identity)."""
     identity = (event_id or appointment.event_id or appointment.id) if provider_key else None
-    draft = EventDraft(
-        calendar_id=appointment.resource_id,
-        start=appointment.start_dt,
-        end=appointment.end_dt,
-        summary=appointment.summary,
-        client_id=identity,
+    # EventDraft(calendar_id, start, end, summary, client_id)
+    draft = _new_draft(
+        appointment.resource_id,
+        appointment.start_dt,
+        appointment.end_dt,
+        appointment.summary,
+        identity,
     )
     if identity is not None:
         key = identity

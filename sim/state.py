@@ -20,6 +20,7 @@ Pure: time arrives as `now`.
 from __future__ import annotations
 
 import heapq
+import operator
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,7 @@ DELETE_EVENT = "delete_event"
 RESCHEDULE_EVENT = "reschedule_event"
 
 BOOKED = AppointmentStatus.BOOKED
+_BY_ID = operator.attrgetter("id")
 
 
 class Appointment:
@@ -205,9 +207,7 @@ class ServiceState:
 
     def listed(self) -> list[Appointment]:
         """The appointments `GET /v1/appointments` lists (holds excluded), ordered by id."""
-        return sorted(
-            (a for a in self.appointments.values() if a.hold_for is None), key=lambda a: a.id
-        )
+        return sorted((a for a in self.appointments.values() if a.hold_for is None), key=_BY_ID)
 
     # -- outbox --------------------------------------------------------------------------
     def enqueue(

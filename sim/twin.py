@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import operator
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,18 +24,24 @@ import simpy
 
 from scenarios.evidence import AppointmentState, AppointmentStatus, ExternalState, RunEvidence
 from scenarios.spec import Scenario
+from service.resilience.lifecycle import AppointmentStatus as ServiceStatus
+from service.resilience.lifecycle import ExternalState as ServiceExternal
 from sim.calendar_link import CalendarLink
 from sim.clients import LoadModel
 from sim.components import component_rng
 from sim.config import TwinParams, apply_overrides, service_settings, unknown_settings
+from sim.fast_paths import record_maker
 from sim.host import ServiceHost
 from sim.network import NetworkPath
 from sim.provider import SimProvider
 from sim.sampler import MetricSampler
 from sim.timeline import TimelinePlayer
 
-_STATUS = {s.value: s for s in AppointmentStatus}
-_EXTERNAL = {s.value: s for s in ExternalState}
+# The service's lifecycle enums → the evidence's (same values), by member: no `.value` per row.
+_STATUS = {s: AppointmentStatus(s.value) for s in ServiceStatus}
+_EXTERNAL = {s: ExternalState(s.value) for s in ServiceExternal}
+_new_appointment = record_maker(AppointmentState)
+_BY_START = operator.attrgetter("start_s", "request_id")
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ def simulate_run(
         seed=seed,
         mode="sim",
         duration_s=round(scenario.load.duration_s, 6),
-        requests=tuple(sorted(load.records, key=lambda r: (r.start_s, r.request_id))),
+        requests=tuple(sorted(load.records, key=_BY_START)),
         provider_events=tuple(provider.events()),
         provider_calls=tuple(provider.calls(run_s)),
         appointments=tuple(_appointments(host)),
@@ -138,16 +145,18 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _appointments(host: ServiceHost) -> list[AppointmentState]:
+    # AppointmentState(id, resource_id, start, end, status, external_state, external_id,
+    # idempotency_key)
     return [
-        AppointmentState(
-            id=a.id,
-            resource_id=a.resource_id,
-            start=a.start,
-            end=a.end,
-            status=_STATUS[a.status.value],
-            external_state=_EXTERNAL[a.external.value],
-            external_id=a.external_id,
-            idempotency_key=a.key,
+        _new_appointment(
+            a.id,
+            a.resource_id,
+            a.start,
+            a.end,
+            _STATUS[a.status],
+            _EXTERNAL[a.external],
+            a.external_id,
+            a.key,
         )
         for a in host.state.listed()
     ]

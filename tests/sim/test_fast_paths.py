@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fakes.calendar.schemas import event_to_json
-from fakes.calendar.store import Event
+from fakes.calendar.store import Event, EventDraft
+from scenarios.evidence import (
+    AppointmentState,
+    AppointmentStatus,
+    ExternalState,
+    Operation,
+    Outcome,
+    ProviderCall,
+    RequestRecord,
+)
 from scenarios.workload import ClientStream, WorkloadConfig, body_digest
 from sim import fast_paths
 from sim.components import uuid4_text
@@ -39,3 +49,74 @@ def test_event_times_are_written_as_the_fake_writes_them(seconds: float) -> None
     shown = event_to_json(event)
     assert fast_paths.iso_utc(event.created_at) == shown["created_at"]
     assert fast_paths.iso_utc(event.start) == shown["start"]
+
+
+def test_the_c_encoder_digest_falls_back_for_what_it_cannot_encode() -> None:
+    assert fast_paths.body_digest({"n": 1.5, "nan": float("nan")}) == body_digest(
+        {"nan": float("nan"), "n": 1.5}
+    )
+    with pytest.raises(TypeError):  # what the shared helper raises, not a half-made digest
+        fast_paths.body_digest({"not json": object()})
+
+
+def test_records_made_directly_equal_their_dataclass_constructors() -> None:
+    values = {
+        RequestRecord: (
+            "s",
+            1,
+            "r",
+            "k",
+            Operation.CREATE,
+            0.5,
+            0.75,
+            250.0,
+            201,
+            "a",
+            ExternalState.CONFIRMED,
+            False,
+            Outcome.CONFIRMED,
+            "d",
+            True,
+        ),
+        ProviderCall: (1.25, "POST", "/v1/events", "k", 2, None, 201),
+        AppointmentState: (
+            "a",
+            "resource-001",
+            "s",
+            "e",
+            AppointmentStatus.BOOKED,
+            None,
+            None,
+            "k",
+        ),
+        EventDraft: (
+            "c",
+            datetime(2030, 1, 1, tzinfo=UTC),
+            datetime(2030, 1, 2, tzinfo=UTC),
+            None,
+            "x",
+        ),
+    }
+    for cls, fields in values.items():
+        made = fast_paths.record_maker(cls)(*fields)
+        assert type(made) is cls and made == cls(*fields) and repr(made) == repr(cls(*fields))
+        assert hash(made) == hash(cls(*fields))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            made.__setattr__(dataclasses.fields(cls)[0].name, None)
+
+
+def test_a_class_whose_init_does_more_is_refused() -> None:
+    @dataclasses.dataclass
+    class Checked:
+        x: int
+
+        def __post_init__(self) -> None:
+            assert self.x > 0
+
+    @dataclasses.dataclass(slots=True)
+    class Slotted:
+        x: int
+
+    for cls in (Checked, Slotted):
+        with pytest.raises(TypeError, match=cls.__name__):
+            fast_paths.record_maker(cls)
