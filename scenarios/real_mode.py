@@ -77,8 +77,10 @@ def run_scenario(
     service_url = stack.service_url(supervisor)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     load = LoadRun(scenario, seed, service_url, scenario_dir, api_key)
-    load.start()  # Locust imports and spawns its users first; the clock starts when it is ready
     try:
+        load.start()  # Locust imports and spawns while the service boots; t=0 once both are up
+        if supervisor is not None:
+            supervisor.wait_ready()
         wall_start = load.go()
         mono_start = time.monotonic()
         sampler = MetricsSampler(lambda: stack.service_url(supervisor), wall_start, headers=headers)

@@ -81,11 +81,17 @@ class ServiceSupervisor:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, crash_at: str | None = None) -> None:
-        self._launch(crash_at)
+        """Launch the service; `wait_ready` before sending it anything (the caller may start
+        other work, e.g. Locust's slow import, while the service boots)."""
+        self._launch(crash_at, wait=False)
+
+    def wait_ready(self) -> None:
+        assert self.process is not None
+        self.process.wait_ready(timeout_s=30)
         self._watch = threading.Thread(target=self._watch_loop, name="service-watch", daemon=True)
         self._watch.start()
 
-    def _launch(self, crash_at: str | None) -> None:
+    def _launch(self, crash_at: str | None, wait: bool = True) -> None:
         env = dict(self.env)
         env.pop("REHEARSAL_CRASH_AT", None)
         if crash_at:
@@ -100,7 +106,8 @@ class ServiceSupervisor:
             cwd=ROOT,
         )
         self.process = self.group.add(process.start())
-        process.wait_ready(timeout_s=30)
+        if wait:
+            process.wait_ready(timeout_s=30)
 
     def _watch_loop(self) -> None:
         while not self._stop.wait(0.05):
