@@ -177,7 +177,12 @@ def plot_latency(scenario: ScenarioData, folder: Path) -> Plot:
 
 def _latency_scale(ax: Axes, frame: pd.DataFrame, slos: pd.DataFrame) -> None:
     """Log scale when fast and slow latencies differ by more than 30×, else linear from 0."""
-    values = pd.concat([frame[list(PERCENTILE_COLOURS)].stack(), slos["threshold_ms"]])
+    parts = [frame[list(PERCENTILE_COLOURS)].stack(), slos["threshold_ms"]]
+    values = (
+        pd.concat([p for p in parts if not p.empty])
+        if any(not p.empty for p in parts)
+        else parts[0]
+    )
     values = values[values > 0]
     if not values.empty and values.max() / values.min() > 30:
         plain_log_scale(ax)
