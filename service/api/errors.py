@@ -89,7 +89,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
     async def _database(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("database error", extra={"error": type(exc).__name__})
+        orig = getattr(exc, "orig", None)
+        # The driver's own error class and SQLSTATE say what happened (lock timeout, too many
+        # connections, ...) without row values, which hide_parameters keeps out of messages.
+        log.error(
+            "database error",
+            extra={
+                "error": type(exc).__name__,
+                "driver_error": type(orig).__name__ if orig is not None else None,
+                "sqlstate": getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None),
+            },
+        )
         return JSONResponse(
             {"error": "database_unavailable", "message": "the database did not answer; retry"},
             status_code=503,

@@ -17,9 +17,11 @@ that do so are marked "legacy".
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.booking import keys, settle
@@ -29,6 +31,7 @@ from service.booking.model import Appointment
 from service.calendar.gateway import GatewayResult
 from service.db import appointment_store, outbox_store
 from service.db.appointment_store import SlotTaken
+from service.db.database import is_transient_conflict
 from service.db.idempotency_store import KeyTaken
 from service.json_logging import bound_appointment
 from service.resilience.deadline import Deadline
@@ -183,6 +186,12 @@ class CreateFlow:
                 continue  # a concurrent request with this key committed first: decide again
             except SlotTaken:
                 raise slot_taken() from None
+            except DBAPIError as exc:
+                if not is_transient_conflict(exc):
+                    raise
+                # PostgreSQL broke a deadlock between racing inserts: run the transaction again.
+                await asyncio.sleep(rt.rng.uniform(0.0, 0.02))
+                continue
         raise BookingError(503, "busy", "the key is contended; retry the request")
 
     async def _recover(

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from service.db.sqlite_on_loop import read_transaction, sync_sqlite_engine, write_transaction
@@ -84,11 +84,18 @@ def is_overlap_violation(exc: IntegrityError) -> bool:
     return _sqlstate(exc) == "23P01" or "appointment_overlap" in str(exc.orig)
 
 
+def is_transient_conflict(exc: DBAPIError) -> bool:
+    """Did PostgreSQL abort the transaction to break a deadlock or a serialization conflict?
+    Concurrent inserts of conflicting rows under an exclusion constraint can deadlock (the
+    PostgreSQL manual says so); the victim's whole transaction is safe to run again."""
+    return _sqlstate(exc) in ("40P01", "40001")
+
+
 def is_unique_violation(exc: IntegrityError) -> bool:
     return _sqlstate(exc) == "23505" or "UNIQUE constraint failed" in str(exc.orig)
 
 
-def _sqlstate(exc: IntegrityError) -> str | None:
+def _sqlstate(exc: DBAPIError) -> str | None:
     orig = exc.orig
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if code is None and orig is not None and orig.__cause__ is not None:
