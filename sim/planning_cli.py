@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scenarios.spec import Scenario, ScenarioError
+from sim.calibration import DEFAULT_RATE_RPS
 
 
 def add_planning_args(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,11 @@ def add_planning_args(parser: argparse.ArgumentParser) -> None:
         "load.rate_rps=100..3000:100; runs in the twin and writes sweep.csv and knees.json",
     )
     group.add_argument(
-        "--workers", type=int, default=None, help="sweep processes (default: all cores)"
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sweep processes (default: all cores)",
     )
     group.add_argument(
         "--calibrate",
@@ -48,8 +53,21 @@ def add_planning_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="calibrate, then fit the twin's service times to the real runs and save them",
     )
-    group.add_argument("--calibrate-rate", type=float, default=None, metavar="RPS")
-    group.add_argument("--calibrate-repeats", type=int, default=3, metavar="N")
+    group.add_argument(
+        "--calibrate-rate",
+        type=float,
+        default=None,
+        metavar="RPS",
+        help=f"the 100%% level (default: {DEFAULT_RATE_RPS:g} rps, inside what the 2-core "
+        "real stack holds)",
+    )
+    group.add_argument(
+        "--calibrate-repeats",
+        type=int,
+        default=3,
+        metavar="N",
+        help="real runs per level, interleaved; the median is compared (default: %(default)s)",
+    )
     group.add_argument(
         "--real-from",
         type=Path,
