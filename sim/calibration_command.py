@@ -4,7 +4,9 @@ Owns the sequence. Real side: the scenario (healthy) at each level (`sim.calibra
 level `--calibrate-repeats` times, interleaved (20%, 50%, 80%, 20%, ...) so a change in the
 machine's load falls on every level alike, on one live stack with a fresh service per run
 (`scenarios.real_mode.run_scenario`); the load average is read before each run. Or, with
-`--real-from RUN_DIR`, an earlier calibration's real runs. Twin side: the same renamed scenarios
+`--real-from RUN_DIR` (repeatable), earlier calibrations' real runs, several sessions pooled
+(`merge_measured`): a fit over sessions with different neighbours on the machine describes
+the machine better than one session does. Twin side: the same renamed scenarios
 and seed through `sim.simulate`. Then the comparison table, and with `--fit` the fit
 (`sim.calibration_fit`) from the runs' own logs (`sim.service_log_breakdown`) and their levels,
 saved (`sim.params_file`) and compared again.
@@ -63,7 +65,7 @@ from sim.params_file import (
     params_document,
     save_params,
 )
-from sim.service_log_breakdown import Breakdown, read_breakdown
+from sim.service_log_breakdown import Breakdown, median_breakdown, read_breakdown
 from sim.twin import simulate
 
 REAL_FILE = "calibration_real.json"
@@ -88,12 +90,18 @@ class Measured:
         predicted: RealRuns = {}
         for level in self.levels:
             runs = []
+            done: dict[str, RunLatency] = {}  # merged sessions repeat names: one twin run each
             for measured in self.real[level.fraction]:
-                scenario = run_scenario_for(
-                    self.base, level.rate_rps, self.duration_s, measured.scenario
-                )
-                evidence = simulate(scenario, self.seed, params=params)
-                runs.append(RunLatency.from_records(scenario.name, evidence.requests))
+                run = done.get(measured.scenario)
+                if run is None:
+                    scenario = run_scenario_for(
+                        self.base, level.rate_rps, self.duration_s, measured.scenario
+                    )
+                    evidence = simulate(scenario, self.seed, params=params)
+                    run = done[scenario.name] = RunLatency.from_records(
+                        scenario.name, evidence.requests
+                    )
+                runs.append(run)
             predicted[level.fraction] = runs
         return predicted
 
@@ -132,8 +140,8 @@ def run_calibration_command(args: argparse.Namespace, scenarios: Sequence[Scenar
     measured: Measured | None = None
     try:
         chosen = _starting_params(args, host)
-        if args.real_from is not None:
-            saved = read_real_runs(args.real_from, base, args.seed)
+        if args.real_from:
+            saved = merge_measured([read_real_runs(d, base, args.seed) for d in args.real_from])
             measured, levels, duration_s, seed = saved, saved.levels, saved.duration_s, saved.seed
         else:
             levels = tuple(plan_levels(args.calibrate_rate or DEFAULT_RATE_RPS))
@@ -167,7 +175,8 @@ def run_calibration_command(args: argparse.Namespace, scenarios: Sequence[Scenar
             return 2
         _write_json(run_dir / REAL_FILE, real_runs_json(measured))
     else:
-        print(f"  real runs: {args.real_from / REAL_FILE} (not run again)")
+        for folder in args.real_from:
+            print(f"  real runs: {folder / REAL_FILE} (not run again)")
     final = measured.compare(chosen.params)
     repeats = len(measured.real[levels[0].fraction])
     print(f"\nreal (median of {repeats} run(s) per level) vs twin ({chosen.source}):")
@@ -176,7 +185,7 @@ def run_calibration_command(args: argparse.Namespace, scenarios: Sequence[Scenar
     if args.fit:
         params_path = _save_path(args.twin_params, host)
         params, final = fit_and_save(
-            measured, chosen.params, params_path, host, args.real_from or run_dir
+            measured, chosen.params, params_path, host, args.real_from or [run_dir]
         )
     met = within_target(final)
     load_first, load_last = measured.load_span()
@@ -206,7 +215,7 @@ def run_calibration_command(args: argparse.Namespace, scenarios: Sequence[Scenar
 
 
 def fit_and_save(
-    measured: Measured, start: TwinParams, path: Path, host: str, source: Path
+    measured: Measured, start: TwinParams, path: Path, host: str, sources: Sequence[Path]
 ) -> tuple[TwinParams, list[LevelComparison]]:
     """`--fit`: fit, save the file, print what changed and the comparison it gives (in sample:
     judged on the runs it was fitted to; a later `--calibrate` judges it on fresh runs)."""
@@ -226,7 +235,11 @@ def fit_and_save(
     }
     fitted_at = datetime.now(UTC).isoformat(timespec="seconds")
     document = params_document(
-        fit.params, host=host, fitted_at=fitted_at, source=str(source), fit=about
+        fit.params,
+        host=host,
+        fitted_at=fitted_at,
+        source=", ".join(str(source) for source in sources),
+        fit=about,
     )
     save_params(path, document)
     for note in notes:
@@ -356,6 +369,27 @@ def read_real_runs(run_dir: Path, base: Scenario, seed: int | None = None) -> Me
     return Measured(
         base, tuple(levels), duration_s, saved_seed if seed is None else seed, real, breakdowns
     )
+
+
+def merge_measured(sessions: Sequence[Measured]) -> Measured:
+    """Several calibration sessions' real runs as one (same scenario, levels, duration and
+    seed): each level's runs together, each breakdown field the median of the sessions'."""
+    first = sessions[0]
+    for other in sessions[1:]:
+        same = (other.base.name, other.levels, other.duration_s, other.seed)
+        if same != (first.base.name, first.levels, first.duration_s, first.seed):
+            raise ValueError(
+                "--real-from: the sessions differ in scenario, levels, duration or seed; "
+                "give sessions of one --calibrate-rate and --seed"
+            )
+    if len(sessions) == 1:
+        return first
+    real = {lv.fraction: [r for s in sessions for r in s.real[lv.fraction]] for lv in first.levels}
+    breakdowns = {
+        lv.fraction: median_breakdown([s.breakdowns[lv.fraction] for s in sessions])
+        for lv in first.levels
+    }
+    return dataclasses.replace(first, real=real, breakdowns=breakdowns)
 
 
 def format_params(before: TwinParams, after: TwinParams) -> str:

@@ -196,7 +196,8 @@ def nelder_mead(
     contraction ½, shrink ½). Returns (best x, f(best x), evaluations). Stops when the simplex's
     values differ by less than `tolerance` or after `max_evaluations`.
 
-    >>> x, fx, _ = nelder_mead(lambda v: (v[0] - 3) ** 2 + (v[1] + 1) ** 2, [0, 0], [1, 1])
+    >>> f = lambda v: (v[0] - 3) ** 2 + (v[1] + 1) ** 2
+    >>> x, fx, _ = nelder_mead(f, [0, 0], [1, 1], tolerance=1e-10)
     >>> [round(v, 2) for v in x]
     [3.0, -1.0]
     """

@@ -10,7 +10,7 @@ where they are. Flags:
     --fit                   --calibrate, then fit the twin's service times and save them
     --calibrate-rate RPS    the 100% level (default: calibration.DEFAULT_RATE_RPS)
     --calibrate-repeats N   real runs per level; medians are compared (default 3)
-    --real-from RUN_DIR     reuse an earlier calibration's real runs (no stack started)
+    --real-from RUN_DIR     reuse earlier calibrations' real runs (repeatable; no stack started)
     --twin-params PATH|none fitted parameters (default: twin_params/<host>.json when present)
 """
 
@@ -71,9 +71,11 @@ def add_planning_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--real-from",
         type=Path,
-        default=None,
+        action="append",
+        default=[],
         metavar="RUN_DIR",
-        help="reuse the real runs of an earlier calibration folder instead of running the stack",
+        help="reuse the real runs of an earlier calibration folder instead of running the stack "
+        "(repeatable: the runs of several sessions together)",
     )
     group.add_argument(
         "--twin-params",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,30 @@ def summarize(
         server_ms={k: _median(v) for k, v in sorted(server.items())},
         client_ms={k: _median(v) for k, v in sorted(client.items())},
         counts={k: len(v) for k, v in sorted(client.items())},
+    )
+
+
+def median_breakdown(breakdowns: Sequence[Breakdown]) -> Breakdown:
+    """Several sessions' breakdowns as one: each median the median of the sessions' (where
+    given), each count the sum."""
+
+    def medians(field: str) -> dict[str, float]:
+        keys = sorted({k for b in breakdowns for k in getattr(b, field)})
+        return {
+            k: _median([getattr(b, field)[k] for b in breakdowns if k in getattr(b, field)])
+            for k in keys
+        }
+
+    counts: dict[str, int] = {}
+    for b in breakdowns:
+        for k, n in b.counts.items():
+            counts[k] = counts.get(k, 0) + n
+    return Breakdown(
+        creates=sum(b.creates for b in breakdowns),
+        create_parts=medians("create_parts"),
+        server_ms=medians("server_ms"),
+        client_ms=medians("client_ms"),
+        counts=dict(sorted(counts.items())),
     )
 
 

@@ -32,7 +32,7 @@ from sim.calibration import (
     run_scenario_for,
     within_target,
 )
-from sim.calibration_command import Measured, read_real_runs, real_runs_json
+from sim.calibration_command import Measured, merge_measured, read_real_runs, real_runs_json
 from sim.calibration_fit import (
     apply_knobs,
     estimate_from_breakdown,
@@ -170,6 +170,22 @@ def test_real_runs_round_trip_through_their_file(tmp_path: Path) -> None:
         read_real_runs(tmp_path, PROBE.model_copy(update={"name": "other"}))
     with pytest.raises(ValueError, match="no calibration_real.json there"):
         read_real_runs(tmp_path / "nowhere", PROBE)
+
+
+def test_sessions_merge_into_one_measurement() -> None:
+    levels = tuple(plan_levels(50))
+
+    def session(latency: float, calendar_ms: float) -> Measured:
+        real = {lv.fraction: [_run(f"r{lv.fraction}", latency)] for lv in levels}
+        breakdown = Breakdown(10, {"calendar_ms": calendar_ms}, counts={"get": 4})
+        return Measured(PROBE, levels, 20.0, 5, real, dict.fromkeys(real, breakdown))
+
+    merged = merge_measured([session(1.0, 2.0), session(2.0, 3.0), session(9.0, 10.0)])
+    assert [r.p50_ms for r in merged.real[0.2]] == [1.0, 2.0, 9.0]
+    assert merged.breakdowns[0.2] == Breakdown(30, {"calendar_ms": 3.0}, counts={"get": 12})
+    other = dataclasses.replace(session(1.0, 2.0), duration_s=10.0)
+    with pytest.raises(ValueError, match="the sessions differ"):
+        merge_measured([session(1.0, 2.0), other])
 
 
 # -- the service log ------------------------------------------------------------------------------
