@@ -21,6 +21,7 @@ from scenarios.junit import write_junit
 from scenarios.processes import HarnessError, TerminationRequested, install_sigterm_handler
 from scenarios.results import RunInfo, build_results, exit_code, write_results
 from scenarios.spec import Scenario, ScenarioError, load_catalog, load_scenario
+from scenarios.spec.loader import Problem
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "scenarios" / "catalog"
@@ -86,7 +87,8 @@ def choose_scenarios(names: list[str], mode: str) -> list[Scenario]:
         else:
             known = ", ".join(sorted(catalog))
             raise ScenarioError(
-                name, [f"no such scenario in the catalog ({known}) and no such file"]
+                name,
+                [Problem(None, "", f"no such scenario in the catalog ({known}) and no such file")],
             )
     return chosen
 

@@ -218,3 +218,10 @@ def test_a_run_on_postgresql_uses_a_scratch_database_per_scenario_and_drops_it(
         ]
 
     assert asyncio.run(leftover()) == []
+
+
+def test_an_unknown_scenario_name_is_exit_2_listing_the_catalog(tmp_path: Path) -> None:
+    done = _run(["--scenario", "no_such_scenario"], tmp_path, timeout_s=60)
+    assert done.returncode == 2
+    assert "no_such_scenario" in done.stdout and "healthy" in done.stdout
+    assert "Traceback" not in done.stdout
