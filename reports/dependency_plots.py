@@ -17,11 +17,11 @@ from matplotlib.transforms import blended_transform_factory
 
 from reports.figures import (
     Plot,
-    bin_width_s,
     fit_time_figure,
     integer_y,
     legend_outside,
     plot_style,
+    rates_per_bucket,
     save,
     shade_phases,
     skipped,
@@ -155,17 +155,12 @@ def plot_breaker(scenario: ScenarioData, folder: Path) -> Plot:
 
 def provider_call_rates(calls: pd.DataFrame, span_s: float) -> tuple[pd.DataFrame, float]:
     """Provider calls per second by how they were served ("served" or the injected fault)."""
-    bin_s = bin_width_s(span_s)
-    edges = np.arange(0.0, span_s, bin_s)
     kinds = calls["fault"].fillna("served")
-    bucket = np.clip((calls["t_s"].to_numpy(dtype=float) // bin_s).astype(int), 0, len(edges) - 1)
-    frame = pd.DataFrame({"t_s": edges})
     ordered = [k for k in FAULT_COLOURS if k in set(kinds)] + sorted(
         set(kinds) - set(FAULT_COLOURS)
     )
-    for kind in ordered:
-        counts = np.bincount(bucket[(kinds == kind).to_numpy()], minlength=len(edges))
-        frame[kind] = counts / bin_s
+    masks = {kind: (kinds == kind).to_numpy() for kind in ordered}
+    frame, bin_s = rates_per_bucket(calls["t_s"].to_numpy(dtype=float), masks, span_s)
     return frame, bin_s
 
 

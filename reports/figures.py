@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -213,6 +214,23 @@ def nice_seconds(at_least_s: float) -> float:
 def bin_width_s(span_s: float) -> float:
     """Width of the per-second buckets: 1 s, widened to a round width so there are ≤ 300 bars."""
     return nice_seconds(span_s / 300)
+
+
+def rates_per_bucket(
+    times_s: np.ndarray, masks: dict[str, np.ndarray], span_s: float
+) -> tuple[pd.DataFrame, float]:
+    """Events per second in round-width buckets, one column per mask (events it selects).
+
+    One row per bucket (`t_s` is its left edge); times past the span land in the last bucket.
+    Returns the frame and the bucket width.
+    """
+    bin_s = bin_width_s(span_s)
+    edges = np.arange(0.0, span_s, bin_s)
+    bucket = np.clip((times_s.astype(float) // bin_s).astype(int), 0, len(edges) - 1)
+    frame = pd.DataFrame({"t_s": edges})
+    for name, mask in masks.items():
+        frame[name] = np.bincount(bucket[mask], minlength=len(edges)) / bin_s
+    return frame, bin_s
 
 
 def plain_log_scale(ax: Axes) -> None:

@@ -21,7 +21,6 @@ from matplotlib.axes import Axes
 
 from reports.figures import (
     Plot,
-    bin_width_s,
     fit_time_figure,
     integer_y,
     legend_outside,
@@ -29,6 +28,7 @@ from reports.figures import (
     nice_seconds,
     plain_log_scale,
     plot_style,
+    rates_per_bucket,
     save,
     shade_phases,
     skipped,
@@ -195,16 +195,11 @@ def outcome_rates(requests: pd.DataFrame, span_s: float) -> tuple[pd.DataFrame, 
 
     One row per bucket (`t_s` is its left edge), one column per `OUTCOME_GROUPS` key.
     """
-    bin_s = bin_width_s(span_s)
-    edges = np.arange(0.0, span_s, bin_s)
-    bucket = np.clip(
-        (requests["start_s"].to_numpy(dtype=float) // bin_s).astype(int), 0, len(edges) - 1
-    )
-    frame = pd.DataFrame({"t_s": edges})
-    for group, (outcomes, _) in OUTCOME_GROUPS.items():
-        mask = requests["outcome"].isin(outcomes).to_numpy()
-        counts = np.bincount(bucket[mask], minlength=len(edges))
-        frame[group] = counts / bin_s
+    masks = {
+        group: requests["outcome"].isin(outcomes).to_numpy()
+        for group, (outcomes, _) in OUTCOME_GROUPS.items()
+    }
+    frame, bin_s = rates_per_bucket(requests["start_s"].to_numpy(dtype=float), masks, span_s)
     return frame, bin_s
 
 
