@@ -21,6 +21,7 @@ from service.api import appointments, ops
 from service.api.errors import install_error_handlers
 from service.api.middleware import RequestContextMiddleware
 from service.clock import Clock
+from service.loop_lag import watch_loop_lag
 from service.relay.outbox_relay import OutboxRelay
 from service.relay.reconciler import Reconciler
 from service.runtime import (
@@ -72,7 +73,9 @@ def create_app(settings: Settings, clock: Clock, rng: random.Random) -> FastAPI:
 
 def start_background(runtime: Runtime) -> list[asyncio.Task[None]]:
     """The relay and the periodic reconciler, when enabled."""
-    tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(watch_loop_lag(runtime.metrics.loop_lag), name="loop-lag")
+    ]
     if runtime.settings.relay_enabled:
         tasks.append(asyncio.create_task(OutboxRelay(runtime).run_forever(), name="outbox-relay"))
         if runtime.settings.reconcile_interval_s > 0:

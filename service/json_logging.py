@@ -48,7 +48,7 @@ def mask(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [mask(v) for v in value]
     if isinstance(value, str):
-        return _EMAIL.sub(MASK, value)
+        return _EMAIL.sub(MASK, value) if "@" in value else value
     return value
 
 
@@ -64,22 +64,24 @@ def bound_appointment(appointment_id: str | None) -> Iterator[None]:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        # The fixed fields are ours (names, levels, sanitised ids); the message, the extras and
+        # any traceback carry data and go through `mask`.
         entry: dict[str, Any] = {
             "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
                 timespec="milliseconds"
             ),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": mask(record.getMessage()),
             "request_id": request_id_var.get(),
             "appointment_id": appointment_id_var.get(),
         }
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
-                entry[key] = value
+                entry[key] = MASK if key in SENSITIVE_KEYS else mask(value)
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(mask(entry), default=str, ensure_ascii=False)
+            entry["exc"] = mask(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 def configure_logging(level: str) -> None:

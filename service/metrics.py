@@ -54,6 +54,12 @@ class ServiceMetrics:
         self.creates = Counter(
             "appointment_creates", "Create answers by HTTP status", ["status"], registry=r
         )
+        self.loop_lag = Histogram(
+            "event_loop_lag_seconds",
+            "How late the event loop woke a 20 ms sleep (see service.loop_lag)",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=r,
+        )
         self.relay_outcomes = Counter(
             "relay_rows", "Outbox rows handled by the relay, by result", ["result"], registry=r
         )

@@ -14,17 +14,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from service.api.deps import (
-    CancelFlowDep,
-    CreateFlowDep,
-    IdempotencyKeyHeader,
-    RescheduleSagaDep,
-    RuntimeDep,
-    StartedAtDep,
-    TenantDep,
-    resolve_idempotency_key,
-)
-from service.booking.answers import Answer, BookingError, not_found
+from service.api.deps import CallerDep, IdempotencyKeyHeader, resolve_idempotency_key
+from service.booking.answers import Answer, BookingError, appointment_answer, not_found
+from service.booking.cancel_flow import CancelFlow
+from service.booking.create_flow import CreateFlow
+from service.booking.reschedule_saga import RescheduleSaga
 from service.db import appointment_store
 from service.schemas import (
     AppointmentCreate,
@@ -49,25 +43,22 @@ def respond(answer: Answer) -> JSONResponse:
 @router.post("", status_code=201, response_model=AppointmentPublic)
 async def create_appointment(
     body: AppointmentCreate,
-    tenant: TenantDep,
-    runtime: RuntimeDep,
-    flow: CreateFlowDep,
-    started_at: StartedAtDep,
+    caller: CallerDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
-    key = resolve_idempotency_key(runtime, idempotency_key, body.idempotency_key)
-    return respond(await flow.run(tenant, body, key, started_at))
+    key = resolve_idempotency_key(caller.runtime, idempotency_key, body.idempotency_key)
+    flow = CreateFlow(caller.runtime)
+    return respond(await flow.run(caller.tenant, body, key, caller.started_at))
 
 
 @router.get("/{appointment_id}", response_model=AppointmentPublic)
-async def get_appointment(
-    appointment_id: str, tenant: TenantDep, runtime: RuntimeDep
-) -> AppointmentPublic:
-    async with runtime.db.read() as conn:
-        appointment = await appointment_store.get(conn, tenant, appointment_id)
+async def get_appointment(appointment_id: str, caller: CallerDep) -> JSONResponse:
+    async with caller.runtime.db.read() as conn:
+        appointment = await appointment_store.get(conn, caller.tenant, appointment_id)
     if appointment is None:
         raise not_found(appointment_id)
-    return AppointmentPublic.of(appointment)
+    # Rendered here, as the flows' answers are: FastAPI would validate the model a second time.
+    return respond(appointment_answer(appointment, 200))
 
 
 def _parse_bound(name: str, value: str | None) -> dt.datetime | None:
@@ -89,8 +80,7 @@ def _parse_bound(name: str, value: str | None) -> dt.datetime | None:
 
 @router.get("", response_model=AppointmentPage)
 async def list_appointments(
-    tenant: TenantDep,
-    runtime: RuntimeDep,
+    caller: CallerDep,
     resource_id: str | None = None,
     window_from: Annotated[str | None, Query(alias="from")] = None,
     window_to: Annotated[str | None, Query(alias="to")] = None,
@@ -99,10 +89,10 @@ async def list_appointments(
 ) -> AppointmentPage:
     start = _parse_bound("from", window_from)
     end = _parse_bound("to", window_to)
-    async with runtime.db.read() as conn:
+    async with caller.runtime.db.read() as conn:
         page = await appointment_store.list_page(
             conn,
-            tenant,
+            caller.tenant,
             resource_id=resource_id,
             window_from=start,
             window_to=end,
@@ -116,26 +106,23 @@ async def list_appointments(
 @router.post("/{appointment_id}/cancel", response_model=AppointmentPublic)
 async def cancel_appointment(
     appointment_id: str,
-    tenant: TenantDep,
-    runtime: RuntimeDep,
-    flow: CancelFlowDep,
+    caller: CallerDep,
     body: CancelRequest | None = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     request = body or CancelRequest()
-    key = resolve_idempotency_key(runtime, idempotency_key, request.idempotency_key)
-    return respond(await flow.run(tenant, appointment_id, request, key))
+    key = resolve_idempotency_key(caller.runtime, idempotency_key, request.idempotency_key)
+    flow = CancelFlow(caller.runtime)
+    return respond(await flow.run(caller.tenant, appointment_id, request, key))
 
 
 @router.post("/{appointment_id}/reschedule", response_model=AppointmentPublic)
 async def reschedule_appointment(
     appointment_id: str,
     body: RescheduleRequest,
-    tenant: TenantDep,
-    runtime: RuntimeDep,
-    saga: RescheduleSagaDep,
-    started_at: StartedAtDep,
+    caller: CallerDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
-    key = resolve_idempotency_key(runtime, idempotency_key, body.idempotency_key)
-    return respond(await saga.run(tenant, appointment_id, body, key, started_at))
+    key = resolve_idempotency_key(caller.runtime, idempotency_key, body.idempotency_key)
+    saga = RescheduleSaga(caller.runtime)
+    return respond(await saga.run(caller.tenant, appointment_id, body, key, caller.started_at))

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.booking.model import Appointment
 from service.db.database import is_overlap_violation
+from service.db.prepared import prepared
 from service.db.tables import appointments as t
 from service.resilience.lifecycle import AppointmentStatus, ExternalState
 
@@ -82,6 +83,19 @@ def _from_row(row: Any) -> Appointment:
     )
 
 
+# Statements built once, values as parameters (`service.db.prepared`: SQLAlchemy's per-call
+# statement building and execution cost more CPU than SQLite's own work).
+_INSERT = prepared(t.insert())
+_GET = prepared(
+    select(t).where(
+        t.c.id == bindparam("b_id"),
+        t.c.tenant_id == bindparam("b_tenant_id"),
+        t.c.kind == KIND_APPOINTMENT,
+    )
+)
+_GET_FOR_UPDATE = prepared(_GET.with_for_update())
+
+
 async def insert(
     conn: AsyncConnection,
     appointment: Appointment,
@@ -98,9 +112,7 @@ async def insert(
         "hold_for": hold_for,
     }
     try:
-        # Parameters apart from the statement: one cached compiled INSERT, no per-call cache key
-        # over every value (SQLAlchemy's .values(**row) costs more CPU than SQLite's insert).
-        await conn.execute(t.insert(), values)
+        await conn.execute(_INSERT, values)
     except IntegrityError as exc:
         if is_overlap_violation(exc):
             raise SlotTaken(appointment.resource_id) from exc
@@ -110,17 +122,15 @@ async def insert(
 async def get(
     conn: AsyncConnection, tenant_id: str, appointment_id: str, *, for_update: bool = False
 ) -> Appointment | None:
-    query = select(t).where(
-        t.c.id == appointment_id, t.c.tenant_id == tenant_id, t.c.kind == KIND_APPOINTMENT
-    )
-    if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
+    query = _GET_FOR_UPDATE if for_update else _GET
+    row = (await conn.execute(query, {"b_id": appointment_id, "b_tenant_id": tenant_id})).first()
     return _from_row(row) if row is not None else None
 
 
-# The SET clause comes from the parameters at execution time (see `insert` for why).
-_SAVE = update(t).where(t.c.id == bindparam("b_id"), t.c.version == bindparam("b_version"))
+# The SET clause comes from the parameters at execution time.
+_SAVE = prepared(
+    update(t).where(t.c.id == bindparam("b_id"), t.c.version == bindparam("b_version"))
+)
 
 
 async def save(conn: AsyncConnection, before: Appointment, after: Appointment) -> Appointment:

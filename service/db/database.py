@@ -21,6 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from service.db.prepared import SqliteStatements
+from service.db.sqlite_checkpoints import Checkpointer
 from service.db.sqlite_on_loop import read_transaction, sync_sqlite_engine, write_transaction
 
 _WRITE_OPTION = "rehearsal_write"
@@ -37,8 +39,14 @@ class Database:
             "hide_parameters": True,
         }
         self._sqlite: Engine | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._checkpointing = False
         if self.is_sqlite:
             self._sqlite = sync_sqlite_engine(url, pool_size)
+            self._statements = SqliteStatements(self._sqlite.dialect)
+            path = self._sqlite.url.database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                self._checkpointer = Checkpointer(path)
         else:
             kwargs["pool_pre_ping"] = True
             self.engine = create_async_engine(url, **kwargs)
@@ -50,7 +58,13 @@ class Database:
         """A write transaction: commits on success, rolls back on any exception."""
         if self._sqlite is not None:
             assert self._write_lock is not None
-            async with self._write_lock, write_transaction(self._sqlite) as loop_conn:
+            if self._checkpointer is not None and not self._checkpointing:
+                self._checkpointing = True  # from the first write: the file exists by then
+                self._checkpointer.start()
+            async with (
+                self._write_lock,
+                write_transaction(self._sqlite, self._statements) as loop_conn,
+            ):
                 # The stores are written against AsyncConnection's interface, which
                 # LoopConnection provides (execute, exec_driver_sql, run_sync).
                 yield cast(AsyncConnection, loop_conn)
@@ -61,7 +75,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         if self._sqlite is not None:
-            async with read_transaction(self._sqlite) as loop_conn:
+            async with read_transaction(self._sqlite, self._statements) as loop_conn:
                 yield cast(AsyncConnection, loop_conn)
             return
         async with self.engine.begin() as conn:
@@ -74,6 +88,8 @@ class Database:
 
     async def dispose(self) -> None:
         if self._sqlite is not None:
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
             self._sqlite.dispose()
         else:
             await self.engine.dispose()

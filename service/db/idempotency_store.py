@@ -8,17 +8,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.db.database import is_unique_violation
+from service.db.prepared import prepared
 from service.db.tables import idempotency_keys as t
 from service.resilience.idempotency import KeyRecord, KeyState
 
 
 class KeyTaken(Exception):
     """Another request inserted this key first (its transaction committed before ours)."""
+
+
+# Built once, values as parameters (see `service.db.prepared`).
+_LOAD = prepared(
+    select(t).where(t.c.tenant_id == bindparam("b_tenant_id"), t.c.key == bindparam("b_key"))
+)
+_LOAD_FOR_UPDATE = prepared(_LOAD.with_for_update())
+_INSERT = prepared(t.insert())
+_COMPLETE = prepared(  # SET state, response_status, response_body from the parameters
+    update(t).where(
+        t.c.tenant_id == bindparam("b_tenant_id"),
+        t.c.key == bindparam("b_key"),
+        t.c.state == KeyState.IN_FLIGHT.value,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -30,10 +46,8 @@ class StoredKey:
 async def load(
     conn: AsyncConnection, tenant_id: str, key: str, *, for_update: bool = False
 ) -> StoredKey | None:
-    query = select(t).where(t.c.tenant_id == tenant_id, t.c.key == key)
-    if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
+    query = _LOAD_FOR_UPDATE if for_update else _LOAD
+    row = (await conn.execute(query, {"b_tenant_id": tenant_id, "b_key": key})).first()
     if row is None:
         return None
     record = KeyRecord(
@@ -72,7 +86,7 @@ async def insert(
         )
         return
     try:
-        await conn.execute(t.insert(), {"tenant_id": tenant_id, "key": record.key, **values})
+        await conn.execute(_INSERT, {"tenant_id": tenant_id, "key": record.key, **values})
     except IntegrityError as exc:
         if is_unique_violation(exc):
             raise KeyTaken(record.key) from exc
@@ -82,11 +96,12 @@ async def insert(
 async def complete(conn: AsyncConnection, tenant_id: str, key: str, status: int, body: str) -> None:
     """Mark the key completed with the response to replay (only while it is still in flight)."""
     await conn.execute(
-        update(t)
-        .where(
-            t.c.tenant_id == tenant_id,
-            t.c.key == key,
-            t.c.state == KeyState.IN_FLIGHT.value,
-        )
-        .values(state=KeyState.COMPLETED.value, response_status=status, response_body=body)
+        _COMPLETE,
+        {
+            "state": KeyState.COMPLETED.value,
+            "response_status": status,
+            "response_body": body,
+            "b_tenant_id": tenant_id,
+            "b_key": key,
+        },
     )

@@ -14,9 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.db.prepared import prepared
 from service.db.tables import outbox as t
 
 CREATE_EVENT = "create_event"  # payload: calendar_id, start, end, summary, event_id, key
@@ -60,8 +61,10 @@ def _from_row(row: Any) -> OutboxRow:
 _OPEN = and_(t.c.completed_at.is_(None), t.c.dead_lettered.is_(False))
 
 
-# One statement, parameters apart: no per-call cache key over every value.
-_ENQUEUE = t.insert().returning(t.c.id)
+# Built once, values as parameters (see `service.db.prepared`).
+_ENQUEUE = prepared(t.insert().returning(t.c.id))
+# SET from the parameters; only while the row is open.
+_UPDATE_OPEN = prepared(update(t).where(t.c.id == bindparam("b_id"), _OPEN))
 
 
 async def enqueue(
@@ -127,7 +130,7 @@ async def get(conn: AsyncConnection, row_id: int, *, for_update: bool = False) -
 async def complete(conn: AsyncConnection, row_id: int, now: float) -> bool:
     """Mark a row done; False if it was already done or dead-lettered."""
     result = await conn.execute(
-        update(t).where(t.c.id == row_id, _OPEN).values(completed_at=now, claimed_until=None)
+        _UPDATE_OPEN, {"completed_at": now, "claimed_until": None, "b_id": row_id}
     )
     return result.rowcount == 1
 
@@ -152,7 +155,7 @@ async def record_failure(
         values["dead_lettered"] = True
     else:
         values["next_attempt_at"] = next_attempt_at
-    await conn.execute(update(t).where(t.c.id == row_id, _OPEN).values(**values))
+    await conn.execute(_UPDATE_OPEN, values | {"b_id": row_id})
 
 
 async def release(conn: AsyncConnection, row_id: int, *, ambiguous: bool) -> None:
@@ -160,7 +163,7 @@ async def release(conn: AsyncConnection, row_id: int, *, ambiguous: bool) -> Non
     values: dict[str, Any] = {"claimed_until": None}
     if ambiguous:
         values["ambiguous_seen"] = True
-    await conn.execute(update(t).where(t.c.id == row_id, _OPEN).values(**values))
+    await conn.execute(_UPDATE_OPEN, values | {"b_id": row_id})
 
 
 async def supersede(

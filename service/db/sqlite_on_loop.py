@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
+
+from service.db.prepared import SqliteStatements, is_prepared
+from service.db.sqlite_checkpoints import BACKSTOP_PAGES
 
 BUSY_RETRY_FOR_S = 30.0  # as long as the old busy timeout: another writer gets this long
 
@@ -32,12 +36,26 @@ class LoopConnection:
     """What the stores need of an `AsyncConnection`, over a sync connection, without thread hops.
 
     The coroutines never suspend, so a transaction runs start to finish without yielding.
+    Statements marked `prepared` run straight on the sqlite3 connection (`service.db.prepared`).
     """
 
-    def __init__(self, sync_connection: Connection) -> None:
+    def __init__(
+        self, sync_connection: Connection, statements: SqliteStatements, raw: sqlite3.Connection
+    ) -> None:
         self.sync_connection = sync_connection
+        self._statements = statements
+        self._raw = raw
 
     async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
+        if (
+            not kwargs
+            and is_prepared(statement)
+            and (parameters is None or type(parameters) is dict)
+        ):
+            params = parameters or {}
+            plan = self._statements.plan(statement, params)
+            if plan is not None:
+                return self._statements.run(self._raw, plan, params)
         return self.sync_connection.execute(statement, parameters, **kwargs)
 
     async def exec_driver_sql(self, statement: str, parameters: Any = None) -> Any:
@@ -67,53 +85,89 @@ def sync_sqlite_engine(url: str, pool_size: int) -> Engine:
         # commit; only a power loss may drop the last transactions.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=0")
+        # Checkpoints run on a thread of their own (`service.db.sqlite_checkpoints`); this is
+        # only the backstop should that thread fall behind.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cursor.close()
 
     return engine
 
 
-def _is_busy(exc: OperationalError) -> bool:
-    text = str(exc.orig).lower()
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
     return "locked" in text or "busy" in text
 
 
+def _driver(connection: Connection) -> sqlite3.Connection:
+    raw = connection.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)
+    return raw
+
+
+def _driver_sql(raw: sqlite3.Connection, sql: str) -> None:
+    """One transaction-control statement on the driver (SQLAlchemy's execution path costs more
+    than the statement); errors wrapped as SQLAlchemy's, as they always were."""
+    try:
+        raw.execute(sql)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, sqlite3.Error, hide_parameters=True) from exc
+
+
+def _rollback(raw: sqlite3.Connection) -> None:
+    # SQLite itself rolls back on some errors (a full disk, an I/O error); a second ROLLBACK
+    # would then fail and hide the error that matters.
+    if raw.in_transaction:
+        _driver_sql(raw, "ROLLBACK")
+
+
 @contextlib.asynccontextmanager
-async def write_transaction(engine: Engine) -> AsyncIterator[LoopConnection]:
+async def write_transaction(
+    engine: Engine, statements: SqliteStatements
+) -> AsyncIterator[LoopConnection]:
     """BEGIN IMMEDIATE (the write lock, taken up front so a check and the insert it guards never
     interleave with another writer), then commit, or roll back on any exception."""
     connection = engine.connect()
     try:
+        raw = _driver(connection)
         delay = 0.001
         waited = 0.0
         while True:
             try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                raw.execute("BEGIN IMMEDIATE")
                 break
-            except OperationalError as exc:
+            except sqlite3.OperationalError as exc:
                 if not _is_busy(exc) or waited >= BUSY_RETRY_FOR_S:
-                    raise
+                    raise DBAPIError.instance(
+                        "BEGIN IMMEDIATE", None, exc, sqlite3.Error, hide_parameters=True
+                    ) from exc
                 await asyncio.sleep(delay)
                 waited += delay
                 delay = min(delay * 2, 0.05)
         try:
-            yield LoopConnection(connection)
+            yield LoopConnection(connection, statements, raw)
         except BaseException:
-            connection.exec_driver_sql("ROLLBACK")
+            _rollback(raw)
             raise
-        connection.exec_driver_sql("COMMIT")
+        # Alembic (`run_sync` in the migration) commits through SQLAlchemy's own transaction,
+        # which ends ours too; then there is nothing left to commit.
+        if raw.in_transaction:
+            _driver_sql(raw, "COMMIT")
     finally:
         connection.close()
 
 
 @contextlib.asynccontextmanager
-async def read_transaction(engine: Engine) -> AsyncIterator[LoopConnection]:
+async def read_transaction(
+    engine: Engine, statements: SqliteStatements
+) -> AsyncIterator[LoopConnection]:
     """A deferred read transaction: in WAL mode readers never wait for the writer."""
     connection = engine.connect()
     try:
-        connection.exec_driver_sql("BEGIN")
+        raw = _driver(connection)
+        _driver_sql(raw, "BEGIN")
         try:
-            yield LoopConnection(connection)
+            yield LoopConnection(connection, statements, raw)
         finally:
-            connection.exec_driver_sql("ROLLBACK")
+            _rollback(raw)
     finally:
         connection.close()
