@@ -134,10 +134,15 @@ _SAVE = prepared(
 
 
 async def save(conn: AsyncConnection, before: Appointment, after: Appointment) -> Appointment:
-    """Write `after` over the row read as `before`; returns it with its new version."""
-    values = _row_values(after)
+    """Write `after` over the row read as `before`; returns it with its new version.
+
+    Only the columns that differ are set: the version guard means the row still is `before`, and
+    an unchanged slot or status then never wakes the overlap trigger (SQLite's fires on the
+    columns named in SET, changed or not, and scans the resource's bookings)."""
+    old = _row_values(before)
+    values = {k: v for k, v in _row_values(after).items() if v != old[k]}
     for fixed in ("id", "tenant_id", "created_at"):
-        values.pop(fixed)
+        values.pop(fixed, None)
     values["version"] = before.version + 1
     try:
         result = await conn.execute(

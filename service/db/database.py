@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -41,6 +41,7 @@ class Database:
         self._sqlite: Engine | None = None
         self._checkpointer: Checkpointer | None = None
         self._checkpointing = False
+        self._writer: Connection | None = None  # SQLite: the one writer connection, see write()
         if self.is_sqlite:
             self._sqlite = sync_sqlite_engine(url, pool_size)
             self._statements = SqliteStatements(self._sqlite.dialect)
@@ -61,13 +62,13 @@ class Database:
             if self._checkpointer is not None and not self._checkpointing:
                 self._checkpointing = True  # from the first write: the file exists by then
                 self._checkpointer.start()
-            async with (
-                self._write_lock,
-                write_transaction(self._sqlite, self._statements) as loop_conn,
-            ):
-                # The stores are written against AsyncConnection's interface, which
-                # LoopConnection provides (execute, exec_driver_sql, run_sync).
-                yield cast(AsyncConnection, loop_conn)
+            async with self._write_lock:
+                if self._writer is None or self._writer.invalidated:
+                    self._writer = self._sqlite.connect()
+                async with write_transaction(self._writer, self._statements) as loop_conn:
+                    # The stores are written against AsyncConnection's interface, which
+                    # LoopConnection provides (execute, exec_driver_sql, run_sync).
+                    yield cast(AsyncConnection, loop_conn)
             return
         async with self._write_engine.begin() as conn:
             yield conn
@@ -90,6 +91,9 @@ class Database:
         if self._sqlite is not None:
             if self._checkpointer is not None:
                 self._checkpointer.stop()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
             self._sqlite.dispose()
         else:
             await self.engine.dispose()

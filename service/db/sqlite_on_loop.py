@@ -122,27 +122,30 @@ def _rollback(raw: sqlite3.Connection) -> None:
 
 @contextlib.asynccontextmanager
 async def write_transaction(
-    engine: Engine, statements: SqliteStatements
+    connection: Connection, statements: SqliteStatements
 ) -> AsyncIterator[LoopConnection]:
     """BEGIN IMMEDIATE (the write lock, taken up front so a check and the insert it guards never
-    interleave with another writer), then commit, or roll back on any exception."""
-    connection = engine.connect()
+    interleave with another writer), then commit, or roll back on any exception.
+
+    `connection` is the process's one writer connection (the caller serialises its writers): the
+    same connection every time keeps SQLite's page cache warm, where a pool hands out connections
+    in turn and each must re-read the pages the others changed."""
+    raw = _driver(connection)
+    delay = 0.001
+    waited = 0.0
+    while True:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or waited >= BUSY_RETRY_FOR_S:
+                raise DBAPIError.instance(
+                    "BEGIN IMMEDIATE", None, exc, sqlite3.Error, hide_parameters=True
+                ) from exc
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.05)
     try:
-        raw = _driver(connection)
-        delay = 0.001
-        waited = 0.0
-        while True:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or waited >= BUSY_RETRY_FOR_S:
-                    raise DBAPIError.instance(
-                        "BEGIN IMMEDIATE", None, exc, sqlite3.Error, hide_parameters=True
-                    ) from exc
-                await asyncio.sleep(delay)
-                waited += delay
-                delay = min(delay * 2, 0.05)
         try:
             yield LoopConnection(connection, statements, raw)
         except BaseException:
@@ -153,7 +156,10 @@ async def write_transaction(
         if raw.in_transaction:
             _driver_sql(raw, "COMMIT")
     finally:
-        connection.close()
+        # Statements that went SQLAlchemy's way left it thinking a transaction is open (its
+        # autobegin); end that bookkeeping — at the driver there is nothing left to end.
+        if connection.in_transaction():
+            connection.rollback()
 
 
 @contextlib.asynccontextmanager
