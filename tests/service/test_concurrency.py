@@ -49,7 +49,11 @@ async def check_same_key_race(service: Service, provider: Provider) -> None:
     wait_until(lambda: _appointments(service, resource)[0]["external_state"] == "CONFIRMED")
     assert [e["calendar_id"] for e in provider.events()].count(resource) == 1
     creates = [c for c in provider.calls() if c["op"] == "create" and c["key"] in winners]
-    assert len(creates) == 1  # one provider call sequence, and it needed one attempt
+    # Usually one call. On a loaded machine the 49 losers can hold the winner past its 300 ms
+    # deadline: it answers PENDING and the relay calls again — with the same key, so the
+    # provider still holds one event (asserted above).
+    assert creates
+    assert {c["idempotency_key"] for c in creates} == winners
 
 
 async def check_same_slot_race(service: Service, provider: Provider) -> None:
