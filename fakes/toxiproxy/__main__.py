@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 
@@ -61,6 +62,10 @@ async def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    # Everything loaded so far (modules, the app, its schemas) lives as long as the process:
+    # out of the collector's sight (gc.freeze), a full collection no longer walks it — such a
+    # walk stalled the event loop for 50–170 ms under load and timed out calls in flight.
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
