@@ -14,6 +14,7 @@ streams (`scenarios.workload`). Modules, one job each:
 - `booking`, `changes`, `relay`, `timing`, `host`, `crash_points`: the service, its flows, its
   relay, its CPU and database time, its crashes and restarts;
 - `clients`, `timeline`, `sampler`, `twin`: the load, the faults, the metrics, one run;
+  `release`: a finished run freed at once, not left to the cyclic garbage collector;
 - `fast_paths`: byte-identical faster versions of shared per-request helpers;
 - `search_space`, `search`, `search_output`: `--search N`, fault timelines drawn and shrunk
   by Hypothesis, the minimal failing one written to `scenarios/found/`.

@@ -25,7 +25,10 @@ from service.resilience.lifecycle import AppointmentStatus, ExternalState
 from service.resilience.outbox import after_attempt, first_attempt_at
 from service.resilience.retry_plan import PlanStatus
 from sim import settle
+from sim.fast_paths import record_maker
 from sim.state import CREATE_EVENT, Appointment, KeyEntry
+
+_new_deadline = record_maker(Deadline)  # Deadline(start, budget_s), without the frozen __init__
 
 if TYPE_CHECKING:
     from scenarios.workload import PlannedRequest
@@ -63,7 +66,7 @@ def create(
     key = planned.idempotency_key if on.idempotency_store else None
     if key is None and on.idempotency_store and host.settings.require_idempotency_key:
         return 422, None, None, False
-    deadline = Deadline(arrived, host.deadline_s) if on.deadline else None
+    deadline = _new_deadline(arrived, host.deadline_s) if on.deadline else None
     body = planned.body
     assert body is not None
     resource_id = body["resource_id"]

@@ -92,7 +92,11 @@ class CalendarLink:
             yield env.timeout(give_up - now)
             return Outcome(AMBIGUOUS, env.now, None, "TimeoutError")
         if due > now:
-            yield env.timeout(due - now)  # the provider's work has run by now
+            # Wait on the provider's own work event, which fires at `due`: its work runs first,
+            # then this process, as with a timeout of this process's at `due` scheduled right
+            # after it — the same order, one event fewer.
+            work = reply.work
+            yield work if work is not None else env.timeout(due - now)
             now = env.now
         down = network.cross("downstream", due, self._response_bytes)
         if down.fails_at is not None:

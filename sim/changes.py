@@ -23,7 +23,10 @@ from service.resilience.outbox import first_attempt_at
 from service.resilience.retry_plan import PlanStatus
 from sim import settle
 from sim.booking import Answer, replayed, stored
+from sim.fast_paths import record_maker
 from sim.state import CREATE_EVENT, RESCHEDULE_EVENT, Appointment, KeyEntry
+
+_new_deadline = record_maker(Deadline)  # Deadline(start, budget_s), without the frozen __init__
 
 if TYPE_CHECKING:
     from scenarios.workload import PlannedRequest
@@ -73,7 +76,7 @@ def reschedule(
     env = host.env
     state = host.state
     on = host.protections
-    deadline = Deadline(arrived, host.deadline_s) if on.deadline else None
+    deadline = _new_deadline(arrived, host.deadline_s) if on.deadline else None
     yield env.timeout(host.timing.front(arrived, "reschedule", write=True) - env.now)
     now = env.now
     appointment_id = planned.path.split("/")[3]

@@ -106,6 +106,11 @@ class ServiceHost:
         restart = env.timeout(self.params.restart_s)
         restart.callbacks.append(lambda _: self.start())
 
+    def retire(self) -> None:
+        """The run is over (its processes closed, `sim.release`): forget the relay, which refers
+        back to the host — a cycle that would leave the whole database to the cyclic collector."""
+        self.relay = None
+
     def breaker_open_count(self) -> int:
         current = self.breaker.open_count if self.breaker is not None else 0
         return self.counters.breaker_opens_before + current

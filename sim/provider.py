@@ -51,10 +51,12 @@ class ProviderRequest:
 
     `key` names the call for attempt counting and fault keying (`fakes.calendar.request_keys`:
     the Idempotency-Key header, else the body's id, else a fingerprint); `header_key` is the
-    header as sent. A create carries `draft`, a delete `event_id`.
+    header as sent. A create carries `draft`, a delete `event_id`. `times`: the draft's start
+    and end as the body's text, when that text is exactly what the provider writes for them
+    (`sim.fast_paths.written_as_iso_utc`), else None.
     """
 
-    __slots__ = ("op", "method", "path", "key", "header_key", "draft", "event_id")
+    __slots__ = ("op", "method", "path", "key", "header_key", "draft", "event_id", "times")
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class ProviderRequest:
         header_key: str | None,
         draft: EventDraft | None = None,
         event_id: str | None = None,
+        times: tuple[str, str] | None = None,
     ) -> None:
         self.op = op
         self.method = method
@@ -73,16 +76,19 @@ class ProviderRequest:
         self.header_key = header_key
         self.draft = draft
         self.event_id = event_id
+        self.times = times
 
 
 class ProviderReply:
     """How one call ends. `due_at`: when the provider answers (or drops the answer); None when it
     never answers because the caller left first (a hang). `status` (None for a dropped answer),
-    `event_id` and `retry_after_s` are filled in by `due_at`, when the work has run."""
+    `event_id` and `retry_after_s` are filled in by `due_at`, when the work has run; `work` is
+    the scheduled event that runs it then (None when it ran at once or there is none)."""
 
-    __slots__ = ("due_at", "status", "event_id", "retry_after_s", "dropped")
+    __slots__ = ("due_at", "status", "event_id", "retry_after_s", "dropped", "work")
 
     def __init__(self) -> None:
+        self.work: simpy.Timeout | None = None
         self.due_at: float | None = None
         self.status: int | None = None
         self.event_id: str | None = None
@@ -100,6 +106,8 @@ class SimProvider:
         self._attempts: dict[tuple[Operation, str], int] = {}
         # [arrival, method, path, key, attempt, fault, status, ended_at], in arrival order.
         self._calls: list[list[Any]] = []
+        # Event id → its start and end text, from the request that created it (`times`).
+        self._times: dict[str, tuple[str, str]] = {}
         self._queue: FifoServers | None = None
         self._servers: int | None = None
         self.set_profile(FaultProfile(seed=default_seed))
@@ -179,7 +187,7 @@ class SimProvider:
         if end <= now:
             self._work(request, attempt, profile, decision, reply, entry)
         else:
-            work = self.env.timeout(end - now)
+            work = reply.work = self.env.timeout(end - now)
             work.callbacks.append(
                 lambda _: self._work(request, attempt, profile, decision, reply, entry)
             )
@@ -225,6 +233,11 @@ class SimProvider:
             )
             status = 200 if replayed else 201
             event_id: str | None = event.id
+            if not replayed:
+                if request.times is None:
+                    self._times.pop(event.id, None)
+                else:
+                    self._times[event.id] = request.times
         else:  # delete (get and list are not called by the service's request path)
             assert request.event_id is not None
             found = self.store.delete(request.event_id)
@@ -265,16 +278,21 @@ class SimProvider:
     def events(self) -> list[ProviderEvent]:
         """The ground truth, in creation order (`GET /_control/events`, its JSON as
         `fakes.calendar.schemas.event_to_json` writes it)."""
-        # ProviderEvent(id, calendar_id, start, end, summary, idempotency_key, created_at)
-        return [
-            _new_event(
-                event.id,
-                event.calendar_id,
-                iso_utc(event.start),
-                iso_utc(event.end),
-                event.summary,
-                event.idempotency_key,
-                iso_utc(event.created_at),
+        known = self._times
+        events = []
+        for event in self.store.all():
+            times = known.get(event.id)
+            start, end = times if times is not None else (iso_utc(event.start), iso_utc(event.end))
+            # ProviderEvent(id, calendar_id, start, end, summary, idempotency_key, created_at)
+            events.append(
+                _new_event(
+                    event.id,
+                    event.calendar_id,
+                    start,
+                    end,
+                    event.summary,
+                    event.idempotency_key,
+                    iso_utc(event.created_at),
+                )
             )
-            for event in self.store.all()
-        ]
+        return events

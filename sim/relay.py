@@ -24,7 +24,10 @@ from service.resilience.outbox import OutboxAction, after_attempt
 from service.resilience.retry_plan import PlanResult, PlanStatus
 from sim import settle
 from sim.crash_points import ServiceCrashed
+from sim.fast_paths import record_maker
 from sim.state import CREATE_EVENT, DELETE_EVENT, RESCHEDULE_EVENT, Appointment, OutboxRow
+
+_new_deadline = record_maker(Deadline)  # Deadline(start, budget_s): one per row and pass
 
 if TYPE_CHECKING:
     from sim.host import ServiceHost
@@ -78,7 +81,7 @@ class SimRelay:
     def _call(self, row: OutboxRow) -> Generator[Any, Any, tuple[PlanResult, str | None]]:
         host = self.host
         deadline = (
-            Deadline(self.env.now, host.settings.relay_budget_s)
+            _new_deadline(self.env.now, host.settings.relay_budget_s)
             if host.protections.deadline
             else None
         )

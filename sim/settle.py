@@ -17,7 +17,7 @@ from fakes.calendar.request_keys import key_for_create, key_for_request
 from fakes.calendar.store import EventDraft
 from service.resilience.lifecycle import AppointmentStatus, ExternalState, LifecycleEvent, can
 from service.resilience.outbox import Compensation
-from sim.fast_paths import record_maker
+from sim.fast_paths import record_maker, written_as_iso_utc
 from sim.provider import ProviderRequest
 from sim.state import DELETE_EVENT, Appointment, OutboxRow, ServiceState
 
@@ -50,7 +50,15 @@ def create_request(
             "summary": appointment.summary,
         }
         key = key_for_create(None, json.dumps(body).encode()).key
-    return ProviderRequest(Operation.CREATE, "POST", "/v1/events", key, identity, draft=draft)
+    # The body carries the slot as text; the provider's events list writes it back the same.
+    times = (
+        (appointment.start, appointment.end)
+        if written_as_iso_utc(appointment.start) and written_as_iso_utc(appointment.end)
+        else None
+    )
+    return ProviderRequest(
+        Operation.CREATE, "POST", "/v1/events", key, identity, draft=draft, times=times
+    )
 
 
 def delete_request(event_id: str, key: str | None) -> ProviderRequest:

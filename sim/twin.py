@@ -4,7 +4,8 @@ Builds the model in a fresh `simpy.Environment` — the provider (`sim.provider`
 path between it and the service (`sim.network`), the service host with its flows, relay and
 crash points (`sim.host`), the clients (`sim.clients`), the fault timeline (`sim.timeline`) and
 the metrics sampler (`sim.sampler`) — runs it for the load plus the drain window in virtual time
-(nothing sleeps), and gathers the same `RunEvidence` real mode gathers. Deterministic: the same
+(nothing sleeps), gathers the same `RunEvidence` real mode gathers, and lets the model go
+(`sim.release`), all with the cyclic garbage collector paused. Deterministic: the same
 (scenario, seed, overrides, params) gives the same evidence in any process (`sim.components`).
 
 This is the call sweeps, calibration and shrinking make: plain data in (a `Scenario` or a
@@ -26,6 +27,7 @@ from scenarios.evidence import AppointmentState, AppointmentStatus, ExternalStat
 from scenarios.spec import Scenario
 from service.resilience.lifecycle import AppointmentStatus as ServiceStatus
 from service.resilience.lifecycle import ExternalState as ServiceExternal
+from service.settings import Settings
 from sim.calendar_link import CalendarLink
 from sim.clients import LoadModel
 from sim.components import component_rng
@@ -34,6 +36,7 @@ from sim.fast_paths import record_maker
 from sim.host import ServiceHost
 from sim.network import NetworkPath
 from sim.provider import SimProvider
+from sim.release import release_run
 from sim.sampler import MetricSampler
 from sim.timeline import TimelinePlayer
 
@@ -103,7 +106,12 @@ def simulate_run(
     sampler = MetricSampler(env, host, run_s)
     with _collector_paused():
         env.run(until=run_s)
-    sampler.final()
+        sampler.final()
+        evidence = _evidence(
+            scenario, seed, settings, run_s, load, provider, host, timeline, sampler
+        )
+        release_run(env)
+        host.retire()
     if host.crashes:
         times = ", ".join(f"{t:.3f}" for t in host.crashes)
         notes.append(
@@ -111,7 +119,22 @@ def simulate_run(
         )
     if host.crash_switch.armed is not None:
         notes.append(f"crash point {host.crash_switch.armed} was armed but not reached")
-    evidence = RunEvidence(
+    return SimRun(evidence, tuple(notes), run_s)
+
+
+def _evidence(
+    scenario: Scenario,
+    seed: int,
+    settings: Settings,
+    run_s: float,
+    load: LoadModel,
+    provider: SimProvider,
+    host: ServiceHost,
+    timeline: TimelinePlayer,
+    sampler: MetricSampler,
+) -> RunEvidence:
+    """What the run gathered, as real mode gathers it."""
+    return RunEvidence(
         scenario=scenario.name,
         seed=seed,
         mode="sim",
@@ -126,15 +149,14 @@ def simulate_run(
         calendar_attempts=_attempts_by_request(host),
         dead_lettered=host.state.dead_lettered,
     )
-    return SimRun(evidence, tuple(notes), run_s)
 
 
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for the run: a run allocates millions of short
-    objects and keeps what it gathers to the end, so the collector's passes only cost time
-    (10-20% of a run). Reference counting still frees everything acyclic at once; the cycles
-    SimPy's processes leave are collected after the run."""
+    """Pause Python's cyclic garbage collector for the run and the gathering of its evidence: a
+    run allocates millions of short objects and keeps what it gathers to the end, so the
+    collector's passes only cost time (10-20% of a run). Reference counting still frees
+    everything acyclic at once, and `sim.release` leaves the model acyclic before it resumes."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -51,6 +51,49 @@ def test_event_times_are_written_as_the_fake_writes_them(seconds: float) -> None
     assert fast_paths.iso_utc(event.start) == shown["start"]
 
 
+def test_create_bodies_written_directly_digest_as_the_encoder_does() -> None:
+    stream = ClientStream(WorkloadConfig("s", 2, mix={"create": 1}), 0)
+    body = stream.next_request().body
+    assert body is not None and fast_paths._create_body_json(body) is not None
+    slot = body["slot"]
+    # Text JSON escapes, non-text values, other keys, other nesting: the encoder's way, same digest.
+    odd_bodies = [
+        {**body, "title": 'a "quoted" title'},
+        {**body, "title": "back\\slash"},
+        {**body, "title": "two\nlines"},
+        {**body, "title": "é ☃"},
+        {**body, "title": 7},
+        {**body, "extra": None},
+        {k: v for k, v in body.items() if k != "title"} | {"titel": "x"},
+        {**body, "slot": {"start_time": slot["start_time"], "end": slot["end_time"]}},
+        {**body, "slot": [slot["start_time"], slot["end_time"]]},
+        {**body, "owner": {"name": "n", "email": "e", "phone": "p"}},
+        dict(reversed(list(body.items()))),
+    ]
+    for odd in odd_bodies:
+        assert fast_paths.body_digest(odd) == body_digest(odd)
+    assert fast_paths._create_body_json(odd_bodies[0]) is None
+    assert fast_paths._create_body_json(odd_bodies[-1]) is not None  # key order does not matter
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2030-01-07T08:00:00Z",
+        "0999-12-31T23:59:59Z",
+        "2030-01-07T08:00:00+00:00",
+        "2030-01-07T08:00:00.000000Z",
+        "2030-01-07T08:00:00.5Z",
+        "20300107T080000Z",
+        "2030-W02-1T08:00:00Z",
+        "2030-01-07 08:00:00Z",
+    ],
+)
+def test_a_text_stands_for_its_datetime_only_when_written_back_unchanged(text: str) -> None:
+    parsed = datetime.fromisoformat(text)
+    assert fast_paths.written_as_iso_utc(text) == (fast_paths.iso_utc(parsed) == text)
+
+
 def test_the_c_encoder_digest_falls_back_for_what_it_cannot_encode() -> None:
     assert fast_paths.body_digest({"n": 1.5, "nan": float("nan")}) == body_digest(
         {"nan": float("nan"), "n": 1.5}

@@ -10,19 +10,25 @@ from typing import Any
 
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fakes.calendar.fault_rules import Fault, Operation, decide_fault
 from fakes.calendar.profile import FaultProfile
 from fakes.calendar.provider import FakeCalendar
+from fakes.calendar.schemas import event_to_json
 from fakes.calendar.store import EventDraft
+from scenarios.pacing import user_request_due_s
 from scenarios.spec import parse_scenario
 from service.resilience.outcomes import OutcomeKind
 from service.settings import SettingsError
+from sim import settle
 from sim.calendar_link import CalendarLink, Confirmation
 from sim.components import component_rng
 from sim.config import TwinParams, apply_overrides, service_settings, unknown_settings
 from sim.network import NEVER, NetworkPath
 from sim.provider import ProviderRequest, SimProvider
+from sim.state import Appointment
 
 START = datetime(2030, 1, 7, 8, tzinfo=UTC)
 
@@ -145,3 +151,34 @@ def test_overrides_reach_the_scenario_and_the_twin_and_say_what_is_wrong() -> No
 def test_docstring_examples(name: str) -> None:
     results = doctest.testmod(importlib.import_module(name), verbose=False, report=False)
     assert results.attempted > 0 and results.failed == 0
+
+
+def test_events_show_their_times_as_the_fake_writes_them_whatever_text_the_body_had() -> None:
+    env = simpy.Environment()
+    provider = SimProvider(env, 1)
+    for number, (start, end) in enumerate(
+        [
+            ("2030-01-07T08:00:00Z", "2030-01-07T08:30:00Z"),  # stands for itself
+            ("2030-01-07T09:00:00+00:00", "2030-01-07T09:30:00.000000Z"),  # written out again
+        ]
+    ):
+        appointment = Appointment(f"a{number}", "r1", start, end, "s", None, None, None)
+        provider.receive(settle.create_request(appointment, provider_key=True), caller_gone_at=1.0)
+    shown = [event_to_json(event) for event in provider.store.all()]
+    assert [(e.start, e.end) for e in provider.events()] == [(j["start"], j["end"]) for j in shown]
+    assert provider.events()[1].start == "2030-01-07T09:00:00Z"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    users=st.integers(1, 4096),
+    sent=st.integers(0, 10**7),
+    rate=st.floats(1e-6, 1e6, allow_nan=False, allow_infinity=False),
+    data=st.data(),
+)
+def test_constant_rate_pacing_in_the_twin_is_the_shared_arithmetic(
+    users: int, sent: int, rate: float, data: st.DataObject
+) -> None:
+    # sim.clients paces a constant-rate user by (sent * users + client) / rate directly.
+    client = data.draw(st.integers(0, users - 1))
+    assert (sent * users + client) / rate == user_request_due_s(client, users, sent, [(0.0, rate)])
