@@ -58,8 +58,8 @@ def add_planning_args(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="RPS",
-        help=f"the 100%% level (default: {DEFAULT_RATE_RPS:g} rps, inside what the 2-core "
-        "real stack holds)",
+        help=f"the 100%% level (default: {DEFAULT_RATE_RPS:g} rps; the 2-core real stack holds "
+        "p95 < 50 ms to ~425 rps)",
     )
     group.add_argument(
         "--calibrate-repeats",
