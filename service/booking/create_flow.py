@@ -190,6 +190,7 @@ class CreateFlow:
                 if not is_transient_conflict(exc):
                     raise
                 # PostgreSQL broke a deadlock between racing inserts: run the transaction again.
+                log.info("create transaction retried after a deadlock or serialization conflict")
                 await asyncio.sleep(rt.rng.uniform(0.0, 0.02))
                 continue
         raise BookingError(503, "busy", "the key is contended; retry the request")
