@@ -5,9 +5,10 @@ transaction (a lease of `relay_lease_s`), then handles them concurrently (one Si
 row). A handler calls the provider through the incarnation's gateway with the relay's policy,
 bounded by `relay_budget_s`, with the row's own event id and key, then records the fate in a
 write transaction by `service.resilience.outbox.after_attempt`: confirm (or release, or switch a
-reschedule), retry later, or dead-letter and compensate. A pass refused by an open breaker
-before any call does not count as an attempt. A pass that handled rows is followed by another at
-once; an empty one waits for `relay_poll_s` or a wake-up from a request that answered 202.
+reschedule), retry later, or dead-letter and compensate. While the breaker is open nothing is
+claimed; a pass refused by the breaker before any call does not count as an attempt. A pass
+that handled rows is followed by another at once; an empty one waits for `relay_poll_s` or a
+wake-up from a request that answered 202.
 Crash points `relay_after_claim` and `relay_after_calendar_before_mark` sit at the same seams.
 A crash interrupts the relay and its handlers; the next incarnation starts a new relay.
 """
@@ -54,6 +55,11 @@ class SimRelay:
         settings = host.settings
         try:
             while True:
+                breaker = host.breaker
+                if breaker is not None and breaker.refusing(env.now):
+                    # As the service: nothing is claimed while every call would be refused.
+                    yield host.relay_wakeup() | env.timeout(settings.relay_poll_s)
+                    continue
                 yield env.timeout(host.timing.step(env.now, write=True) - env.now)
                 rows = host.state.claim_due(env.now, settings.relay_lease_s, settings.relay_batch)
                 if rows:

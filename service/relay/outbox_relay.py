@@ -6,9 +6,9 @@ them concurrently. A handler calls the provider through the gateway (retry plan 
 by `relay_budget_s`) with the row's own event id and key, so a repeat after a crash cannot
 duplicate; then, in one write transaction, applies the result: success confirms (or releases, or
 switches a reschedule), a failure schedules the next attempt or dead-letters per
-`service.resilience.outbox.after_attempt` and compensates. A pass refused by an open breaker
-before any call does not count as an attempt (an outage must not dead-letter work the breaker
-kept from even trying). Crash points `relay_after_claim` and `relay_after_calendar_before_mark`
+`service.resilience.outbox.after_attempt` and compensates. While the breaker is open (cool-down
+not over) the relay claims nothing; a pass refused by the breaker before any call does not count
+as an attempt (an outage must not dead-letter work the breaker kept from even trying). Crash points `relay_after_claim` and `relay_after_calendar_before_mark`
 sit at the two seams a crash can split. Sleeps between passes use the app's clock, and a wake-up
 event lets a request that answered 202 start a pass at once.
 """
@@ -60,6 +60,11 @@ class OutboxRelay:
     async def drain_once(self) -> int:
         """One pass: claim due rows and handle them; returns how many were claimed."""
         rt = self.rt
+        if rt.breaker is not None and rt.breaker.refusing(rt.clock.now()):
+            # Every call would be refused until the cool-down ends: leave the rows due rather
+            # than claim, refuse and reschedule each (during an outage that churn of write
+            # transactions took the CPU the requests needed).
+            return 0
         async with rt.db.write() as conn:
             rows = await outbox_store.claim_due(
                 conn, rt.clock.now(), rt.settings.relay_lease_s, rt.settings.relay_batch

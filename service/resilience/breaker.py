@@ -105,6 +105,11 @@ class CircuitBreaker:
         self._apply_cooldown(now)
         return self._state
 
+    def refusing(self, now: float) -> bool:
+        """Would every call be refused now (OPEN, cool-down not over)? Work that only calls out —
+        the outbox relay — waits instead of claiming rows just to be refused."""
+        return self.state(now) is BreakerState.OPEN
+
     def open_seconds(self, now: float) -> float:
         """Total time spent OPEN, up to `now`."""
         # Close a cool-down that ended unobserved first, or its overrun would count as open time.

@@ -124,6 +124,14 @@ def test_cooldown_ends_in_half_open_exactly_cooldown_s_after_opening() -> None:
     assert breaker.state(15.0) is HALF_OPEN
 
 
+def test_refusing_is_true_only_while_open() -> None:
+    breaker = CircuitBreaker(BreakerConfig(consecutive_failures=1, cooldown_s=5.0))
+    assert not breaker.refusing(0.0)  # closed
+    breaker.record_failure(10.0)
+    assert breaker.refusing(14.999)  # open: every call would be refused
+    assert not breaker.refusing(15.0)  # half-open: a probe may go
+
+
 def test_a_late_look_records_the_cooldown_when_it_ended() -> None:
     breaker = _tripped(BreakerConfig(consecutive_failures=1, cooldown_s=5.0), at=10.0)
 
