@@ -11,9 +11,7 @@ STEPS = [(0.0, 10.0), (2.0, 50.0), (3.0, 100.0)]
 
 def test_each_step_offers_its_rate_from_its_first_instant():
     times = [arrival_time_s(n, STEPS) for n in range(400)]
-    per_window = {
-        (a, b): sum(1 for t in times if a <= t < b) for a, b in [(0, 2), (2, 3), (3, 5)]
-    }
+    per_window = {(a, b): sum(1 for t in times if a <= t < b) for a, b in [(0, 2), (2, 3), (3, 5)]}
     assert per_window == {(0, 2): 20, (2, 3): 50, (3, 5): 200}
     assert times == sorted(times)
 
