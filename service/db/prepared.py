@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, NoResultFound
+from sqlalchemy.exc import DBAPIError, NoResultFound, StatementError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -42,6 +42,12 @@ def prepared(statement: S) -> S:
 
 def is_prepared(statement: object) -> bool:
     return _MARKED.get(id(statement)) is statement
+
+
+def sqlalchemy_error(sql: str, exc: sqlite3.Error) -> StatementError:
+    """The driver's error as SQLAlchemy would raise it (`IntegrityError`, `OperationalError`...),
+    parameters hidden as the engines are configured: rows carry owner names."""
+    return DBAPIError.instance(sql, None, exc, sqlite3.Error, hide_parameters=True)
 
 
 class FastResult:
@@ -142,8 +148,5 @@ class SqliteStatements:
             cursor = raw.execute(plan.sql, values)
             fetched = cursor.fetchall() if plan.returns_rows else []
         except sqlite3.Error as exc:
-            # Parameters hidden, as the engines are configured: rows carry owner names.
-            raise DBAPIError.instance(
-                plan.sql, None, exc, sqlite3.Error, hide_parameters=True
-            ) from exc
+            raise sqlalchemy_error(plan.sql, exc) from exc
         return FastResult(plan.rows(fetched) if fetched else [], cursor.rowcount)

@@ -24,9 +24,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
 
-from service.db.prepared import SqliteStatements, is_prepared
+from service.db.prepared import SqliteStatements, is_prepared, sqlalchemy_error
 from service.db.sqlite_checkpoints import BACKSTOP_PAGES
 
 BUSY_RETRY_FOR_S = 30.0  # as long as the old busy timeout: another writer gets this long
@@ -110,7 +109,7 @@ def _driver_sql(raw: sqlite3.Connection, sql: str) -> None:
     try:
         raw.execute(sql)
     except sqlite3.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, sqlite3.Error, hide_parameters=True) from exc
+        raise sqlalchemy_error(sql, exc) from exc
 
 
 def _rollback(raw: sqlite3.Connection) -> None:
@@ -139,9 +138,7 @@ async def write_transaction(
             break
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc) or waited >= BUSY_RETRY_FOR_S:
-                raise DBAPIError.instance(
-                    "BEGIN IMMEDIATE", None, exc, sqlite3.Error, hide_parameters=True
-                ) from exc
+                raise sqlalchemy_error("BEGIN IMMEDIATE", exc) from exc
             await asyncio.sleep(delay)
             waited += delay
             delay = min(delay * 2, 0.05)
