@@ -29,6 +29,9 @@ Calibration JSON: the same scenario measured in both modes at a few load levels:
 
 The knee of a configuration is the highest offered rate meeting the SLO (p95 at or under the
 latency target and success rate at or over its target) before the first rate that breaks it.
+When the sweep has an `achieved_rps` column (the twin's sweeps do), a rate whose load was not
+delivered (under `DELIVERED_SHARE` of the offered rate started) breaks it too: past saturation
+the users wait for the service, so p95 levels off and would read as holding.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from typing import Any
 import pandas as pd
 
 from reports.errors import ReportInputError
+from sim.sweep_table import DELIVERED_SHARE
 
 SWEEP_COLUMNS = (
     "config",
@@ -132,6 +136,9 @@ def knees(frame: pd.DataFrame, slo: CapacitySLO) -> pd.DataFrame:
     for config, group in frame.groupby("config", sort=False):
         ordered = group.sort_values("rate_rps", kind="stable")
         holds = (ordered["p95_ms"] <= slo.p95_ms) & (ordered["success_rate"] >= slo.success_rate)
+        if "achieved_rps" in ordered.columns:
+            achieved = pd.to_numeric(ordered["achieved_rps"], errors="coerce")
+            holds &= achieved.isna() | (achieved >= DELIVERED_SHARE * ordered["rate_rps"])
         breach = ordered[~holds.to_numpy()]
         first_breach = float(breach["rate_rps"].iloc[0]) if not breach.empty else math.nan
         before = ordered[ordered["rate_rps"] < first_breach] if not breach.empty else ordered

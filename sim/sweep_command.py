@@ -84,10 +84,6 @@ def run_sweep_command(args: argparse.Namespace, scenarios: Sequence[Scenario]) -
         + (f" --slo-p95-ms {p95:g}" if p95 is not None else "")
         + (f" --slo-success-rate {success:g}" if success is not None else "")
     )
-    print(
-        "        (the report's knee reads p95 and success rate only; past saturation the users "
-        "wait,\n        so p95 levels off — the achieved_rps column and the table above show it)"
-    )
     return 0
 
 

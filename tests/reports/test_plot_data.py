@@ -104,6 +104,21 @@ def test_the_knee_is_the_last_rate_before_the_first_breach(tmp_path) -> None:
     assert strict["knee_rps"].isna().all()
 
 
+def test_a_rate_whose_load_was_not_delivered_is_past_the_knee(tmp_path) -> None:
+    from reports.capacity_data import rate_sweep, read_sweep
+
+    # Past saturation p95 levels off (the users wait); only achieved_rps shows the breach.
+    rows = [(100, 100.0), (200, 200.0), (300, 299.0), (400, 330.0), (500, 331.0)]
+    path = tmp_path / "sweep.csv"
+    path.write_text(
+        "config,rate_rps,p50_ms,p95_ms,p99_ms,success_rate,backlog_max,retries_per_request,"
+        "achieved_rps\n"
+        + "".join(f"c,{rate},5,20,30,1.0,0,0,{achieved}\n" for rate, achieved in rows)
+    )
+    frame = knees(rate_sweep(read_sweep(path)), CapacitySLO())
+    assert frame[["knee_rps", "first_breach_rps"]].values.tolist() == [[300.0, 400.0]]
+
+
 def test_calibration_error_is_sim_against_real(tmp_path) -> None:
     levels = read_calibration(write_calibration(tmp_path / "calibration.json"))
     assert levels["rate_rps"].tolist() == [50.0, 150.0, 300.0]
