@@ -41,6 +41,14 @@ MIN_REQUESTS = 200
 MIN_OPERATION_REQUESTS = 30
 #: The target: the twin's p95 within this share of the measured p95 at every level.
 P95_TOLERANCE = 0.20
+#: Requests that start in a run's first `WARMUP_S` seconds are left out on both sides. Every
+#: real run starts a fresh service and database (cold caches, first connections to the
+#: provider); on this project's 2-core machine the first second's p95 was 1.3-8.9x the rest's
+#: in 14 of 18 runs (2026-11-22), and the twin, which starts warm, does not model it.
+WARMUP_S = 1.0
+#: The top level's real p50 past this multiple of the lowest level's: the stack was saturated
+#: there, and a fit would chase the saturation (the run says so and suggests a lower rate).
+SATURATED_P50_RATIO = 3.0
 
 
 @dataclass(frozen=True)
@@ -69,8 +77,10 @@ class RunLatency:
         scenario: str,
         records: Iterable[RequestRecord],
         load_avg: tuple[float, float, float] | None = None,
+        warmup_s: float = 0.0,
     ) -> RunLatency:
-        rows = [(r.latency_ms, r.operation.value) for r in records]
+        """The run's requests that started at or after `warmup_s` (see `WARMUP_S`)."""
+        rows = [(r.latency_ms, r.operation.value) for r in records if r.start_s >= warmup_s]
         return cls(scenario, tuple(v for v, _ in rows), load_avg, tuple(op for _, op in rows))
 
     @property
@@ -164,11 +174,28 @@ def run_scenario_for(base: Scenario, rate_rps: float, duration_s: float, name: s
     return apply_overrides(base, overrides)[0]
 
 
-def level_duration_s(base: Scenario, levels: Sequence[Level]) -> float:
+def level_duration_s(base: Scenario, levels: Sequence[Level], warmup_s: float = 0.0) -> float:
     """How long each run lasts: the scenario's own duration, lengthened so that the lowest
-    level still sends `MIN_REQUESTS` requests (a p95 of fewer is mostly noise)."""
+    level still sends `MIN_REQUESTS` requests after its warm-up (a p95 of fewer is mostly
+    noise)."""
     lowest = min(level.rate_rps for level in levels)
-    return float(max(base.load.duration_s, math.ceil(MIN_REQUESTS / lowest)))
+    return float(max(base.load.duration_s, math.ceil(MIN_REQUESTS / lowest + warmup_s)))
+
+
+def saturation_note(levels: Sequence[LevelComparison]) -> str | None:
+    """A warning when the top level's real p50 is past `SATURATED_P50_RATIO` times the lowest
+    level's: the stack was at or past its knee there, where run-to-run spread is widest."""
+    if len(levels) < 2:
+        return None
+    low, top = levels[0], levels[-1]
+    if low.real_p50_ms <= 0 or top.real_p50_ms < SATURATED_P50_RATIO * low.real_p50_ms:
+        return None
+    return (
+        f"the real stack looks saturated at {top.level.rate_rps:g} rps (p50 "
+        f"{top.real_p50_ms:.1f} ms, {top.real_p50_ms / low.real_p50_ms:.1f}x the "
+        f"{low.level.rate_rps:g}-rps level's): this machine holds less than the rate asked for; "
+        f"pass a lower --calibrate-rate"
+    )
 
 
 def error_pct(predicted: float, measured: float) -> float:

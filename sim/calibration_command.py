@@ -40,6 +40,7 @@ from scenarios.spec import Scenario
 from sim.calibration import (
     DEFAULT_RATE_RPS,
     P95_TOLERANCE,
+    WARMUP_S,
     Level,
     LevelComparison,
     RunLatency,
@@ -52,6 +53,7 @@ from sim.calibration import (
     run_from_json,
     run_json,
     run_scenario_for,
+    saturation_note,
     within_target,
 )
 from sim.calibration_fit import Fit, estimate_from_breakdown, fit_levels
@@ -84,6 +86,7 @@ class Measured:
     seed: int
     real: RealRuns
     breakdowns: dict[float, Breakdown]
+    warmup_s: float = WARMUP_S  # the real runs' requests before this were left out (0: none)
 
     def predict(self, params: TwinParams) -> RealRuns:
         """The twin's run of each real run's scenario (same name, rate, duration and seed)."""
@@ -99,7 +102,7 @@ class Measured:
                     )
                     evidence = simulate(scenario, self.seed, params=params)
                     run = done[scenario.name] = RunLatency.from_records(
-                        scenario.name, evidence.requests
+                        scenario.name, evidence.requests, warmup_s=self.warmup_s
                     )
                 runs.append(run)
             predicted[level.fraction] = runs
@@ -145,7 +148,7 @@ def run_calibration_command(args: argparse.Namespace, scenarios: Sequence[Scenar
             measured, levels, duration_s, seed = saved, saved.levels, saved.duration_s, saved.seed
         else:
             levels = tuple(plan_levels(args.calibrate_rate or DEFAULT_RATE_RPS))
-            duration_s = level_duration_s(base, levels)
+            duration_s = level_duration_s(base, levels, WARMUP_S)
     except (ParamsFileError, ValueError) as exc:
         print(f"run_scenarios.py: {exc}", file=sys.stderr)
         return 2
@@ -160,6 +163,11 @@ def run_calibration_command(args: argparse.Namespace, scenarios: Sequence[Scenar
         f"({'/'.join(lv.label for lv in levels)} of {full_rate:g} rps), {duration_s:g} s each, "
         f"seed {seed}, folder {run_dir}"
     )
+    warmup_s = measured.warmup_s if measured is not None else WARMUP_S
+    if warmup_s:
+        print(
+            f"  each run's first {warmup_s:g} s is left out on both sides (a fresh service warms up)"
+        )
     print(f"  {chosen.describe()}")
     if measured is None:
         print(f"  load average at start: {_show_load(load_average())} on {os.cpu_count()} cores")
@@ -181,6 +189,9 @@ def run_calibration_command(args: argparse.Namespace, scenarios: Sequence[Scenar
     repeats = len(measured.real[levels[0].fraction])
     print(f"\nreal (median of {repeats} run(s) per level) vs twin ({chosen.source}):")
     print(format_comparison(final))
+    saturated = saturation_note(final)
+    if saturated:
+        print(f"note: {saturated}")
     params, params_path = chosen.params, chosen.path
     if args.fit:
         params_path = _save_path(args.twin_params, host)
@@ -196,6 +207,7 @@ def run_calibration_command(args: argparse.Namespace, scenarios: Sequence[Scenar
         "params": dataclasses.asdict(params),
         "repeats": repeats,
         "duration_s": duration_s,
+        "warmup_s": measured.warmup_s,
         "load_avg": {"first_run": load_first, "last_run": load_last},
         "target_p95_tolerance": P95_TOLERANCE,
         "target_met": met,
@@ -294,7 +306,7 @@ def measure_real(
             records = read_jsonl(run_dir / scenario.name / "events.jsonl", RequestRecord)
             if not records:
                 raise HarnessError(f"{scenario.name}: no requests; see {run_dir / scenario.name}")
-            run = RunLatency.from_records(scenario.name, records, load)
+            run = RunLatency.from_records(scenario.name, records, load, WARMUP_S)
             real[level.fraction].append(run)
             print(
                 f"  [{number}/{len(plan)}] {scenario.name}: {run.requests} requests, "
@@ -328,6 +340,7 @@ def real_runs_json(measured: Measured) -> dict[str, Any]:
         "scenario": measured.base.name,
         "seed": measured.seed,
         "duration_s": measured.duration_s,
+        "warmup_s": measured.warmup_s,
         "levels": [
             {
                 "fraction": lv.fraction,
@@ -358,6 +371,7 @@ def read_real_runs(run_dir: Path, base: Scenario, seed: int | None = None) -> Me
             breakdowns[fraction] = Breakdown.from_json(level.get("breakdown", {}))
         duration_s = float(data["duration_s"])
         saved_seed = int(data["seed"])
+        warmup_s = float(data.get("warmup_s", 0.0))  # folders from before the warm-up: none
     except FileNotFoundError as exc:
         raise ValueError(
             f"--real-from {run_dir}: no {REAL_FILE} there (a --calibrate run folder has one)"
@@ -367,7 +381,13 @@ def read_real_runs(run_dir: Path, base: Scenario, seed: int | None = None) -> Me
     if not levels:
         raise ValueError(f"--real-from {path}: no levels")
     return Measured(
-        base, tuple(levels), duration_s, saved_seed if seed is None else seed, real, breakdowns
+        base,
+        tuple(levels),
+        duration_s,
+        saved_seed if seed is None else seed,
+        real,
+        breakdowns,
+        warmup_s,
     )
 
 
@@ -376,11 +396,11 @@ def merge_measured(sessions: Sequence[Measured]) -> Measured:
     seed): each level's runs together, each breakdown field the median of the sessions'."""
     first = sessions[0]
     for other in sessions[1:]:
-        same = (other.base.name, other.levels, other.duration_s, other.seed)
-        if same != (first.base.name, first.levels, first.duration_s, first.seed):
+        same = (other.base.name, other.levels, other.duration_s, other.seed, other.warmup_s)
+        if same != (first.base.name, first.levels, first.duration_s, first.seed, first.warmup_s):
             raise ValueError(
-                "--real-from: the sessions differ in scenario, levels, duration or seed; "
-                "give sessions of one --calibrate-rate and --seed"
+                "--real-from: the sessions differ in scenario, levels, duration, seed or warm-up; "
+                "give sessions of one --calibrate-rate and --seed, made by one version"
             )
     if len(sessions) == 1:
         return first

@@ -30,6 +30,7 @@ from sim.calibration import (
     run_from_json,
     run_json,
     run_scenario_for,
+    saturation_note,
     within_target,
 )
 from sim.calibration_command import Measured, merge_measured, read_real_runs, real_runs_json
@@ -91,6 +92,7 @@ def test_each_level_and_repeat_is_its_own_scenario_long_enough_for_a_p95() -> No
     levels = plan_levels(50)
     assert level_duration_s(PROBE, levels) == 20.0  # 200 requests at 10 rps
     assert level_duration_s(PROBE, plan_levels(5000)) == 2.0  # the scenario's own, when longer
+    assert level_duration_s(PROBE, levels, warmup_s=1.0) == 21.0  # 200 after the warm-up
     scenario = level_scenario(PROBE, levels[1], 2, 20.0)
     assert scenario.name == "fit_probe-50pct-r2"
     assert (scenario.load.rate_rps, scenario.load.duration_s) == (25.0, 20.0)
@@ -112,6 +114,27 @@ def test_a_level_is_the_median_of_its_runs() -> None:
     assert comparison.p95_error_pct == pytest.approx((13 - 21) / 21 * 100)
     with pytest.raises(ValueError, match="no sim requests"):
         LevelComparison(level, real, (_run("a"),))
+
+
+def test_requests_of_the_warm_up_are_left_out_of_a_run_on_both_sides() -> None:
+    # The same scenario in the twin: the real side reads its records the same way.
+    evidence = simulate(PROBE, seed=1)
+    whole = RunLatency.from_records("x", evidence.requests)
+    warm = RunLatency.from_records("x", evidence.requests, warmup_s=1.0)
+    late = [r for r in evidence.requests if r.start_s >= 1.0]
+    assert 0 < warm.requests == len(late) < whole.requests
+    assert warm.latencies_ms == tuple(r.latency_ms for r in late)
+    assert warm.operations == tuple(r.operation.value for r in late)
+
+
+def test_a_saturated_top_level_is_pointed_out() -> None:
+    def level(rate: float, p50: float) -> LevelComparison:
+        return LevelComparison(Level(rate / 100, rate), (_run("r", p50),), (_run("s", p50),))
+
+    assert saturation_note([level(20, 6.0), level(50, 7.0), level(80, 17.0)]) is None
+    note = saturation_note([level(20, 6.0), level(50, 7.0), level(80, 50.0)])
+    assert note is not None
+    assert "saturated at 80 rps" in note and "8.3x" in note and "--calibrate-rate" in note
 
 
 def test_level_stats_add_each_operation_with_enough_requests() -> None:
@@ -170,6 +193,12 @@ def test_real_runs_round_trip_through_their_file(tmp_path: Path) -> None:
         read_real_runs(tmp_path, PROBE.model_copy(update={"name": "other"}))
     with pytest.raises(ValueError, match="no calibration_real.json there"):
         read_real_runs(tmp_path / "nowhere", PROBE)
+    # A folder from before the warm-up kept every request: read back as such, and the twin
+    # then keeps every request too.
+    document = real_runs_json(measured)
+    del document["warmup_s"]
+    (tmp_path / "calibration_real.json").write_text(json.dumps(document))
+    assert read_real_runs(tmp_path, PROBE).warmup_s == 0.0
 
 
 def test_sessions_merge_into_one_measurement() -> None:
@@ -186,6 +215,9 @@ def test_sessions_merge_into_one_measurement() -> None:
     other = dataclasses.replace(session(1.0, 2.0), duration_s=10.0)
     with pytest.raises(ValueError, match="the sessions differ"):
         merge_measured([session(1.0, 2.0), other])
+    older = dataclasses.replace(session(1.0, 2.0), warmup_s=0.0)
+    with pytest.raises(ValueError, match="duration, seed or warm-up"):
+        merge_measured([session(1.0, 2.0), older])
 
 
 # -- the service log ------------------------------------------------------------------------------
