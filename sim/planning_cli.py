@@ -58,8 +58,8 @@ def add_planning_args(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="RPS",
-        help=f"the 100%% level (default: {DEFAULT_RATE_RPS:g} rps; the 2-core real stack holds "
-        "p95 < 50 ms to ~425 rps)",
+        help=f"the 100%% level (default: {DEFAULT_RATE_RPS:g} rps, below the knee of the 2-core "
+        "real stack; the run says when its top level was saturated)",
     )
     group.add_argument(
         "--calibrate-repeats",
