@@ -19,6 +19,15 @@ shared machine's wall clock also measures its neighbours), the best round (what 
 when the machine leaves it alone), and each twin figure's ratio to the bare queue. Targets
 (issue 5 §4): >= 30 000 requests/s on one core and >= 1/3 of the bare queue.
 
+Where it stands (2026-11-22, 2-core machine): the twin runs 0.12-0.14 of the bare queue, the
+floor 0.37-0.46 — the targets are missed, and the floor shows why: with no service model at all
+the request streams (shared with Locust), the records and the pacing already cost more than
+2/3 of the 1/3 budget. Instructions per request (cachegrind, short vs long run): bare 98k,
+floor 144k, healthy 403k, outage 563k. Compiling SimPy and the twin with Cython as they are
+(no types) changed the healthy figure by 1.0-1.05x (instructions -4.5%, results byte-identical),
+so a compiler alone is not the way; what is left needs the hot path to share less code with
+the service and the load (see the issue 5 notes).
+
 `--profile` then says where the time of the healthy catalog run goes, by part of the twin
 (cProfile's own time per function, the standard library's and builtins' time charged to the
 twin code that called them; cProfile inflates call-heavy code, so read shares, not seconds).

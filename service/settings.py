@@ -76,7 +76,11 @@ class Settings:
     outbox_max_attempts: int = 5
     relay_enabled: bool = True
     relay_poll_s: float = 0.5
-    relay_batch: int = 20
+    # Rows a pass claims and handles at once. Each handler's steps queue on the event loop ahead
+    # of the requests' own: with 20 the drain after an outage held PostgreSQL requests' p95 at
+    # 144-207 ms (3 of 5 outage runs failed p95 < 50), with 4 at 21-41 ms (6 of 6 passed), and a
+    # pass still takes only a few ms. Raise it to drain a large backlog faster.
+    relay_batch: int = 4
     relay_budget_s: float = 2.0
     relay_attempt_timeout_s: float = 1.0
     relay_lease_s: float = 10.0
