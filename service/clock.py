@@ -1,28 +1,20 @@
-"""The service's clock seam: a `Clock` protocol and the event-loop clock behind it.
+"""The service's clock seam: the `Clock` protocol every flow and client reads time through.
 
-Everything in the service that needs time takes a Clock, so tests can pass a manual one and the
-pure core keeps receiving `now` as a float. `LoopClock` reads the running loop's monotonic time.
+Protocol only (no asyncio here, so the flows can import it and still run under SimPy). The
+implementations: `service.system_clock.SystemClock` (production: epoch seconds advanced by the
+monotonic clock), `service.system_clock.LoopClock` (the running loop's monotonic time, for
+tests), and the twin's virtual clock.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Protocol
 
 
 class Clock(Protocol):
     def now(self) -> float:
-        """Seconds on a monotonic clock (only differences mean anything)."""
+        """Seconds on the service's clock (only differences mean anything to the flows; stored
+        times are compared across processes, so production uses epoch seconds)."""
         ...
 
     async def sleep(self, seconds: float) -> None: ...
-
-
-class LoopClock:
-    """asyncio's loop clock: monotonic, and the one asyncio's own timeouts use."""
-
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))

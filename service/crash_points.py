@@ -1,7 +1,8 @@
 """Named crash points: `REHEARSAL_CRASH_AT=name[:nth]` ends the process there with exit code 137.
 
-Owns the arming and the exit; must not decide where points sit (the flows call `hit(name)` at
-their seams). Free when disarmed: `hit` is one comparison. 137 is what a shell reports for a
+Owns the arming, the count of passages and the exit; must not decide where points sit (the flows
+call `hit(name)` at their seams). Free when disarmed: `hit` is one comparison. The twin counts
+passages with the same `reached` and models the exit itself (`sim.sim_ports.SimCrash`). 137 is what a shell reports for a
 process killed by SIGKILL, so the runner treats an armed crash like `kill -9`. Logs are flushed
 first so the last line before the crash is on disk; nothing else runs (no finally blocks, no
 atexit, no database commit), which is the point.
@@ -50,15 +51,29 @@ class CrashPoints:
             self.armed = name
             self.nth = int(nth) if nth else 1
 
+    def reached(self, name: str) -> bool:
+        """A flow passes point `name`: True when this is the armed passage (the point then
+        disarms, as a restarted process starts disarmed).
+
+        >>> points = CrashPoints("relay_after_claim:2")
+        >>> points.reached("relay_after_claim"), points.reached("relay_after_claim"), points.armed
+        (False, True, None)
+        """
+        if name != self.armed:
+            return False
+        self._hits += 1
+        if self._hits < self.nth:
+            return False
+        self.armed = None
+        return True
+
     def hit(self, name: str) -> None:
         """Reached point `name`: exit with 137 if it is armed and this is its nth hit."""
         if name != self.armed:
             return
-        self._hits += 1
-        if self._hits == self.nth:
-            log.warning(
-                "crash point reached; exiting", extra={"crash_point": name, "hit": self._hits}
-            )
+        hits = self._hits + 1
+        if self.reached(name):
+            log.warning("crash point reached; exiting", extra={"crash_point": name, "hit": hits})
             for handler in logging.getLogger().handlers:
                 handler.flush()
             sys.stdout.flush()

@@ -2,8 +2,9 @@
 
 Owns the metric objects and their names (DESIGN §3 and seed 000: `retries_total`,
 `calendar_calls_total{outcome}`, `outbox_length`, `circuit_breaker_open_count`,
-`circuit_breaker_state`, a request latency histogram). Values are pushed by the flows; breaker
-gauges and the outbox length are refreshed when `/metrics` is scraped.
+`circuit_breaker_state`, a request latency histogram). Values are pushed by the flows through
+`service.ports.context.FlowMetrics` (the methods below); breaker gauges and the outbox length are
+refreshed when `/metrics` is scraped.
 """
 
 from __future__ import annotations
@@ -63,6 +64,22 @@ class ServiceMetrics:
         self.relay_outcomes = Counter(
             "relay_rows", "Outbox rows handled by the relay, by result", ["result"], registry=r
         )
+
+    # -- service.ports.context.FlowMetrics ----------------------------------------------------
+    def calendar_call(self, operation: str, outcome: str) -> None:
+        self.calendar_calls.labels(operation, outcome).inc()
+
+    def retried(self, count: int) -> None:
+        self.retries.inc(count)
+
+    def breaker_refused(self, operation: str) -> None:
+        self.breaker_short_circuits.labels(operation).inc()
+
+    def create_answered(self, status: int) -> None:
+        self.creates.labels(str(status)).inc()
+
+    def relay_row(self, result: str) -> None:
+        self.relay_outcomes.labels(result).inc()
 
     def observe_breaker(self, breaker: CircuitBreaker | None, now: float) -> None:
         if breaker is None:

@@ -1,19 +1,21 @@
-"""The parts one process runs with: database, calendar gateway, breaker, metrics, crash points.
+"""The parts one process runs with: the flow ports wired for asyncio, plus the database handle.
 
 Owns building them from (settings, clock, rng) and closing them; the app (`service.app`) and the
-standalone relay (`service.relay`) both start from here, so they share one wiring. No module
-state: each call to `open_runtime` builds a fresh set.
+standalone relay (`service.relay`) both start from here, so they share one wiring. `Runtime` is
+the flows' `Ports` (SQL store, HTTP calendar client behind the gateway, asyncio wake-up and task
+group, uuid4 ids, Prometheus metrics, crash points that end the process) with the `Database` the
+operations routes ping. No module state: each call to `build_runtime` builds a fresh set.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.engine import make_url
 
+from service.asyncio_ports import AsyncioTasks, AsyncioWakeup, Uuid4Ids
 from service.calendar.aiohttp_client import AiohttpCalendarClient
 from service.calendar.client import HttpCalendarClient
 from service.calendar.contract import CalendarClient
@@ -22,10 +24,12 @@ from service.clock import Clock
 from service.crash_points import CrashPoints
 from service.db.database import Database
 from service.db.migrate import upgrade_to_head
+from service.db.sql_store import SqlStore
 from service.metrics import ServiceMetrics
 from service.policies import Policies
+from service.ports.context import Ports
 from service.resilience.breaker import CircuitBreaker
-from service.settings import Protections, Settings
+from service.settings import Settings
 
 log = logging.getLogger("service.runtime")
 
@@ -35,21 +39,10 @@ class StartupError(RuntimeError):
 
 
 @dataclass
-class Runtime:
-    settings: Settings
-    clock: Clock
-    rng: random.Random
-    policies: Policies
+class Runtime(Ports):
     db: Database
-    metrics: ServiceMetrics
-    breaker: CircuitBreaker | None
-    gateway: CalendarGateway
-    crash: CrashPoints
-    relay_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def protections(self) -> Protections:
-        return self.settings.protections
+    metrics: ServiceMetrics  # type: ignore[assignment]  # narrower than the port: /metrics renders it
+    crash: CrashPoints  # type: ignore[assignment]  # narrower: the admin route arms it
 
 
 def build_runtime(settings: Settings, clock: Clock, rng: random.Random) -> Runtime:
@@ -59,16 +52,21 @@ def build_runtime(settings: Settings, clock: Clock, rng: random.Random) -> Runti
     breaker = CircuitBreaker(policies.breaker) if settings.protections.breaker else None
     client = build_calendar_client(settings, clock)
     gateway = CalendarGateway(client, clock, rng, policies.retry, breaker, metrics)
+    db = Database(settings.db_url, settings.db_pool_size)
     return Runtime(
         settings=settings,
+        policies=policies,
         clock=clock,
         rng=rng,
-        policies=policies,
-        db=Database(settings.db_url, settings.db_pool_size),
-        metrics=metrics,
-        breaker=breaker,
+        store=SqlStore(db),
         gateway=gateway,
+        breaker=breaker,
         crash=CrashPoints(settings.crash_at),
+        ids=Uuid4Ids(),
+        metrics=metrics,
+        relay_wakeup=AsyncioWakeup(),
+        tasks=AsyncioTasks(),
+        db=db,
     )
 
 

@@ -15,11 +15,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from service.api.deps import CallerDep, IdempotencyKeyHeader, resolve_idempotency_key
-from service.booking.answers import Answer, BookingError, appointment_answer, not_found
+from service.booking import read_flow
+from service.booking.answers import Answer, BookingError
 from service.booking.cancel_flow import CancelFlow
+from service.booking.commands import CancelCommand, CreateCommand, RescheduleCommand
 from service.booking.create_flow import CreateFlow
 from service.booking.reschedule_saga import RescheduleSaga
-from service.db import appointment_store
 from service.schemas import (
     AppointmentCreate,
     AppointmentPage,
@@ -47,18 +48,27 @@ async def create_appointment(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     key = resolve_idempotency_key(caller.runtime, idempotency_key, body.idempotency_key)
+    command = CreateCommand(
+        tenant_id=caller.tenant,
+        resource_id=body.resource_id,
+        customer_id=str(body.customer_id),
+        start_time=body.slot.start_time,
+        end_time=body.slot.end_time,
+        service_type=body.service_type,
+        title=body.title,
+        location=body.location,
+        owner_name=body.owner.name if body.owner else None,
+        owner_email=body.owner.email if body.owner else None,
+        metadata=body.metadata,
+    )
     flow = CreateFlow(caller.runtime)
-    return respond(await flow.run(caller.tenant, body, key, caller.started_at))
+    return respond(await flow.run(command, key, caller.started_at))
 
 
 @router.get("/{appointment_id}", response_model=AppointmentPublic)
 async def get_appointment(appointment_id: str, caller: CallerDep) -> JSONResponse:
-    async with caller.runtime.db.read() as conn:
-        appointment = await appointment_store.get(conn, caller.tenant, appointment_id)
-    if appointment is None:
-        raise not_found(appointment_id)
     # Rendered here, as the flows' answers are: FastAPI would validate the model a second time.
-    return respond(appointment_answer(appointment, 200))
+    return respond(await read_flow.get_appointment(caller.runtime, caller.tenant, appointment_id))
 
 
 def _parse_bound(name: str, value: str | None) -> dt.datetime | None:
@@ -89,18 +99,17 @@ async def list_appointments(
 ) -> AppointmentPage:
     start = _parse_bound("from", window_from)
     end = _parse_bound("to", window_to)
-    async with caller.runtime.db.read() as conn:
-        page = await appointment_store.list_page(
-            conn,
-            caller.tenant,
-            resource_id=resource_id,
-            window_from=start,
-            window_to=end,
-            after=after,
-            limit=limit,
-        )
-    items = [AppointmentPublic.of(a) for a in page]
-    return AppointmentPage(items=items, next_after=page[-1].id if len(page) == limit else None)
+    page = await read_flow.list_appointments(
+        caller.runtime,
+        caller.tenant,
+        resource_id=resource_id,
+        window_from=start,
+        window_to=end,
+        after=after,
+        limit=limit,
+    )
+    items = [AppointmentPublic.of(a) for a in page.items]
+    return AppointmentPage(items=items, next_after=page.next_after)
 
 
 @router.post("/{appointment_id}/cancel", response_model=AppointmentPublic)
@@ -112,8 +121,8 @@ async def cancel_appointment(
 ) -> JSONResponse:
     request = body or CancelRequest()
     key = resolve_idempotency_key(caller.runtime, idempotency_key, request.idempotency_key)
-    flow = CancelFlow(caller.runtime)
-    return respond(await flow.run(caller.tenant, appointment_id, request, key))
+    command = CancelCommand(caller.tenant, appointment_id, request.reason)
+    return respond(await CancelFlow(caller.runtime).run(command, key))
 
 
 @router.post("/{appointment_id}/reschedule", response_model=AppointmentPublic)
@@ -124,5 +133,8 @@ async def reschedule_appointment(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     key = resolve_idempotency_key(caller.runtime, idempotency_key, body.idempotency_key)
+    command = RescheduleCommand(
+        caller.tenant, appointment_id, body.slot.start_time, body.slot.end_time
+    )
     saga = RescheduleSaga(caller.runtime)
-    return respond(await saga.run(caller.tenant, appointment_id, body, key, caller.started_at))
+    return respond(await saga.run(command, key, caller.started_at))

@@ -18,8 +18,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from service.booking.answers import BookingError
-from service.resilience.idempotency import validate_key
+from service.booking.keys import resolve_key
 from service.runtime import Runtime
 
 
@@ -87,27 +86,7 @@ IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
 def resolve_idempotency_key(
     runtime: Runtime, header_key: str | None, body_key: str | None
 ) -> str | None:
-    """The request's key from the header or the body; 422 naming it when malformed, when the two
-    disagree, or when it is missing and keys are required."""
-    if header_key is not None and body_key is not None and header_key != body_key:
-        raise BookingError(
-            422,
-            "invalid_idempotency_key",
-            "the Idempotency-Key header and the body's idempotency_key differ; send one",
-            field_name="Idempotency-Key",
-        )
-    key = header_key if header_key is not None else body_key
-    if key is None:
-        if runtime.settings.require_idempotency_key and runtime.protections.idempotency_store:
-            raise BookingError(
-                422,
-                "missing_idempotency_key",
-                "send an Idempotency-Key header (any unique string up to 255 printable ASCII "
-                "characters, e.g. a UUID) so a retry cannot book twice",
-                field_name="Idempotency-Key",
-            )
-        return None
-    problem = validate_key(key)
-    if problem is not None:
-        raise BookingError(422, "invalid_idempotency_key", problem, field_name="Idempotency-Key")
-    return key
+    """The request's key from the header or the body (`service.booking.keys.resolve_key`, which
+    the twin's request front shares): 422 naming it when malformed, when the two disagree, or
+    when it is missing and keys are required."""
+    return resolve_key(runtime.settings, header_key, body_key)

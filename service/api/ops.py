@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.api.deps import RuntimeDep, TenantDep
-from service.db import outbox_store, saga_store
 from service.relay.reconciler import Reconciler
 from service.resilience.breaker import BreakerState
 
@@ -49,8 +48,8 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics(runtime: RuntimeDep) -> Response:
-    async with runtime.db.read() as conn:
-        open_rows, dead = await outbox_store.counts(conn)
+    async with runtime.store.read() as tx:
+        open_rows, dead = await tx.outbox_counts()
     runtime.metrics.outbox_length.set(open_rows)
     runtime.metrics.outbox_dead_lettered.set(dead)
     runtime.metrics.observe_breaker(runtime.breaker, runtime.clock.now())
@@ -84,9 +83,9 @@ async def reconcile(runtime: RuntimeDep, _tenant: TenantDep) -> dict[str, Any]:
 
 @router.get("/v1/admin/outbox")
 async def outbox(runtime: RuntimeDep, tenant: TenantDep) -> dict[str, Any]:
-    async with runtime.db.read() as conn:
-        open_rows, dead = await outbox_store.counts(conn)
-        letters = await outbox_store.dead_letters(conn, tenant)
+    async with runtime.store.read() as tx:
+        open_rows, dead = await tx.outbox_counts()
+        letters = await tx.dead_letters(tenant)
     return {
         "outbox_length": open_rows,
         "dead_lettered": dead,
@@ -107,6 +106,6 @@ async def outbox(runtime: RuntimeDep, tenant: TenantDep) -> dict[str, Any]:
 
 @router.get("/v1/admin/sagas/{appointment_id}")
 async def saga_steps(appointment_id: str, runtime: RuntimeDep, tenant: TenantDep) -> dict[str, Any]:
-    async with runtime.db.read() as conn:
-        steps = await saga_store.steps_of(conn, tenant, appointment_id)
+    async with runtime.store.read() as tx:
+        steps = await tx.saga_steps(tenant, appointment_id)
     return {"appointment_id": appointment_id, "steps": steps}

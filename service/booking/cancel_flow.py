@@ -4,49 +4,46 @@ Owns cancellation: the appointment becomes (cancelled, PENDING) and frees its sl
 overlap rule only counts booked rows); pending create or reschedule work is superseded; a delete
 of the provider event is queued and the relay's success makes it (cancelled, CONFIRMED). A
 cancelled appointment cancels again as a no-op; a failed one cannot be cancelled (409).
-Idempotent with `Idempotency-Key` like create.
+Idempotent with `Idempotency-Key` like create. Written against ports (`service.ports`).
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from service.booking import keys, settle
 from service.booking.answers import Answer, BookingError, appointment_answer, not_found
+from service.booking.commands import CancelCommand
 from service.booking.model import Appointment
 from service.booking.reschedule_steps import compensate
-from service.db import appointment_store, outbox_store
-from service.db.idempotency_store import KeyTaken
 from service.json_logging import bound_appointment
+from service.ports.context import Ports
+from service.ports.store import CREATE_EVENT, RESCHEDULE_EVENT, KeyTaken, Transaction
 from service.resilience.idempotency import Decision
 from service.resilience.lifecycle import AppointmentStatus, LifecycleEvent, can
-from service.runtime import Runtime
-from service.schemas import CancelRequest
 
 log = logging.getLogger("service.booking.cancel")
 
+_TRIES = 3
+
 
 class CancelFlow:
-    def __init__(self, runtime: Runtime) -> None:
-        self.rt = runtime
+    def __init__(self, ports: Ports) -> None:
+        self.rt = ports
 
-    async def run(
-        self, tenant_id: str, appointment_id: str, request: CancelRequest, key: str | None
-    ) -> Answer:
+    async def run(self, command: CancelCommand, key: str | None) -> Answer:
         rt = self.rt
+        tenant_id, appointment_id = command.tenant_id, command.appointment_id
         key = key if rt.protections.idempotency_store else None
-        body = request.model_dump(mode="json", exclude={"idempotency_key"})
-        fingerprint = keys.request_fingerprint("cancel", appointment_id, body)
+        fingerprint = keys.request_fingerprint("cancel", appointment_id, command.fingerprint_body())
         with bound_appointment(appointment_id):
-            for _ in range(3):
+            for _ in range(_TRIES):
                 try:
-                    async with rt.db.write() as conn:
+                    async with rt.store.write() as tx:
                         now = rt.clock.now()
                         if key is not None:
                             claim = await keys.claim(
-                                conn,
+                                tx,
                                 tenant_id=tenant_id,
                                 key=key,
                                 body_fingerprint=fingerprint,
@@ -56,20 +53,20 @@ class CancelFlow:
                             )
                             if claim.decision not in (Decision.PROCEED, Decision.RECOVER):
                                 return keys.repeat_answer(claim)
-                        current = await appointment_store.get(
-                            conn, tenant_id, appointment_id, for_update=True
+                        current = await tx.get_appointment(
+                            tenant_id, appointment_id, for_update=True
                         )
                         if current is None:
                             raise not_found(appointment_id)
-                        answer = await self._cancel(conn, current, now)
-                        await keys.complete(conn, tenant_id, key, answer)
+                        answer = await self._cancel(tx, current, now)
+                        await keys.complete(tx, tenant_id, key, answer)
                     rt.relay_wakeup.set()
                     return answer
                 except KeyTaken:
                     continue
         raise BookingError(503, "busy", "the key is contended; retry the request")
 
-    async def _cancel(self, conn: AsyncConnection, current: Appointment, now: float) -> Answer:
+    async def _cancel(self, tx: Transaction, current: Appointment, now: float) -> Answer:
         rt = self.rt
         provider_key = rt.protections.provider_key
         if current.status is AppointmentStatus.CANCELLED:
@@ -81,22 +78,20 @@ class CancelFlow:
                 f"the appointment is {current.status.value}/{current.external_state.value}; "
                 "only booked appointments can be cancelled",
             )
-        updated = await appointment_store.save(
-            conn, current, current.advance(LifecycleEvent.CANCEL_REQUESTED, updated_at=now)
+        updated = await tx.save_appointment(
+            current, current.advance(LifecycleEvent.CANCEL_REQUESTED, updated_at=now)
         )
-        moot = await outbox_store.supersede(
-            conn, current.id, (outbox_store.CREATE_EVENT, outbox_store.RESCHEDULE_EVENT), now
-        )
+        moot = await tx.supersede(current.id, (CREATE_EVENT, RESCHEDULE_EVENT), now)
         for row in moot:
-            if row.event_type == outbox_store.RESCHEDULE_EVENT:
-                await compensate(conn, updated, row, True, now, rt, reason="cancelled")
+            if row.event_type == RESCHEDULE_EVENT:
+                await compensate(tx, updated, row, True, now, rt, reason="cancelled")
         event_id = current.provider_event_id
         if event_id is not None:
             await settle.enqueue_delete(
-                conn, updated, event_id, now, reason="cancel", provider_key=provider_key
+                tx, updated, event_id, now, reason="cancel", provider_key=provider_key
             )
         else:
             # No event id was ever asked for or confirmed (legacy): nothing known to delete.
-            updated = await settle.released(conn, updated, now)
+            updated = await settle.released(tx, updated, now)
         log.info("appointment cancelled", extra={"superseded_rows": len(moot)})
         return appointment_answer(updated, 200)

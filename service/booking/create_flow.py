@@ -11,68 +11,65 @@ relay (PENDING, 202). The key completes with that answer in the same transaction
 anywhere after transaction 1 leaves a due row: the relay finishes the work, and the provider's
 idempotency (the appointment id as key and event id) keeps a retry from duplicating the event.
 
-Each protection can be switched off (`Settings.protections`, the legacy profile); the code paths
-that do so are marked "legacy".
+Written against ports (`service.ports`): the service runs it under asyncio with SQL stores, the
+twin under SimPy with its in-memory store — one implementation, two drivers. Each protection can
+be switched off (`Settings.protections`, the legacy profile); the code paths that do so are
+marked "legacy".
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import uuid
-
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.booking import keys, settle
 from service.booking.answers import Answer, BookingError, appointment_answer, slot_taken
+from service.booking.commands import CreateCommand
 from service.booking.events import event_spec, spec_payload
 from service.booking.model import Appointment
 from service.calendar.gateway import GatewayResult
-from service.db import appointment_store, outbox_store
-from service.db.appointment_store import SlotTaken
-from service.db.database import is_transient_conflict
-from service.db.idempotency_store import KeyTaken
 from service.json_logging import bound_appointment
+from service.ports.context import Ports
+from service.ports.store import CREATE_EVENT, KeyTaken, SlotTaken, Transaction, TransientConflict
 from service.resilience.deadline import Deadline
 from service.resilience.idempotency import Decision
 from service.resilience.lifecycle import AppointmentStatus, ExternalState
 from service.resilience.outbox import after_attempt, first_attempt_at
 from service.resilience.retry_plan import PlanStatus
-from service.runtime import Runtime
-from service.schemas import AppointmentCreate
 
 log = logging.getLogger("service.booking.create")
 
 # Extra hold on the outbox row past the request's deadline, so the relay never races the
 # request's own (already finished) attempt.
-_INLINE_HOLD_MARGIN_S = 0.5
+INLINE_HOLD_MARGIN_S = 0.5
+# How often transaction 1 runs again after a key race or a deadlock before answering 503.
+RESERVE_TRIES = 3
 
 
 class CreateFlow:
-    def __init__(self, runtime: Runtime) -> None:
-        self.rt = runtime
+    def __init__(self, ports: Ports) -> None:
+        self.rt = ports
 
-    async def run(
-        self, tenant_id: str, request: AppointmentCreate, key: str | None, started_at: float
-    ) -> Answer:
+    async def run(self, command: CreateCommand, key: str | None, started_at: float) -> Answer:
         rt = self.rt
         on = rt.protections
         now = rt.clock.now()
         deadline = Deadline(started_at, rt.settings.deadline_ms / 1000) if on.deadline else None
         key = key if on.idempotency_store else None  # legacy: no key store, every request acts
-        appointment = self._new_appointment(tenant_id, request, now)
-        fingerprint = keys.request_fingerprint("create", None, request.fingerprint_body())
+        appointment = self._new_appointment(command, now)
+        fingerprint = keys.request_fingerprint("create", None, command.fingerprint_body())
         with bound_appointment(appointment.id):
-            log.info(
-                "appointment create requested",
-                extra={
-                    "resource_id": request.resource_id,
-                    "service_type": request.service_type,
-                    # Masked by the JSON formatter; logged so the masking is always exercised.
-                    "owner": request.owner.model_dump() if request.owner else None,
-                },
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "appointment create requested",
+                    extra={
+                        "resource_id": command.resource_id,
+                        "service_type": command.service_type,
+                        # Masked by the JSON formatter; logged so the masking is exercised.
+                        "owner": {"name": command.owner_name, "email": command.owner_email}
+                        if command.owner_name is not None
+                        else None,
+                    },
+                )
             reserved = await self._reserve(appointment, key, fingerprint, now, deadline)
             if isinstance(reserved, Answer):
                 return reserved
@@ -86,38 +83,37 @@ class CreateFlow:
             rt.crash.hit("after_calendar_before_db_update")
             answer = await self._settle(appointment, key, row_id, result)
             done_at = rt.clock.now()
-            rt.metrics.creates.labels(str(answer.status)).inc()
-            log.info(
-                "appointment create answered",
-                extra={
-                    "status": answer.status,
-                    "plan": result.plan.status.value,
-                    "attempts": result.plan.attempts,
-                    "db_txn1_ms": round((db1_at - now) * 1000, 2),
-                    "calendar_ms": round((calendar_at - db1_at) * 1000, 2),
-                    "db_txn2_ms": round((done_at - calendar_at) * 1000, 2),
-                    "total_ms": round((done_at - started_at) * 1000, 2),
-                },
-            )
+            rt.metrics.create_answered(answer.status)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "appointment create answered",
+                    extra={
+                        "status": answer.status,
+                        "plan": result.plan.status.value,
+                        "attempts": result.plan.attempts,
+                        "db_txn1_ms": round((db1_at - now) * 1000, 2),
+                        "calendar_ms": round((calendar_at - db1_at) * 1000, 2),
+                        "db_txn2_ms": round((done_at - calendar_at) * 1000, 2),
+                        "total_ms": round((done_at - started_at) * 1000, 2),
+                    },
+                )
             return answer
 
-    def _new_appointment(
-        self, tenant_id: str, request: AppointmentCreate, now: float
-    ) -> Appointment:
-        appointment_id = str(uuid.uuid4())
+    def _new_appointment(self, command: CreateCommand, now: float) -> Appointment:
+        appointment_id = self.rt.ids.new_id()
         return Appointment(
             id=appointment_id,
-            tenant_id=tenant_id,
-            resource_id=request.resource_id,
-            customer_id=str(request.customer_id),
-            start_time=request.slot.start_time,
-            end_time=request.slot.end_time,
-            service_type=request.service_type,
-            title=request.title,
-            location=request.location,
-            owner_name=request.owner.name if request.owner else None,
-            owner_email=request.owner.email if request.owner else None,
-            metadata=request.metadata,
+            tenant_id=command.tenant_id,
+            resource_id=command.resource_id,
+            customer_id=command.customer_id,
+            start_time=command.start_time,
+            end_time=command.end_time,
+            service_type=command.service_type,
+            title=command.title,
+            location=command.location,
+            owner_name=command.owner_name,
+            owner_email=command.owner_email,
+            metadata=command.metadata,
             status=AppointmentStatus.BOOKED,
             external_state=ExternalState.PENDING,
             external_id=None,
@@ -141,23 +137,22 @@ class CreateFlow:
         the outbox is off). Raises BookingError 409 when the slot is taken."""
         rt = self.rt
         on = rt.protections
-        for _ in range(3):
+        for _ in range(RESERVE_TRIES):
             try:
                 if not on.overlap_guard:
                     # legacy: a check in code, in its own transaction: two requests can both pass.
-                    async with rt.db.read() as conn:
-                        if await appointment_store.overlaps(
-                            conn,
+                    async with rt.store.read() as tx:
+                        if await tx.overlaps(
                             appointment.tenant_id,
                             appointment.resource_id,
                             appointment.start_time,
                             appointment.end_time,
                         ):
                             raise slot_taken()
-                async with rt.db.write() as conn:
+                async with rt.store.write() as tx:
                     if key is not None:
                         claim = await keys.claim(
-                            conn,
+                            tx,
                             tenant_id=appointment.tenant_id,
                             key=key,
                             body_fingerprint=fingerprint,
@@ -166,17 +161,16 @@ class CreateFlow:
                             appointment_id=appointment.id,
                         )
                         if claim.decision is Decision.RECOVER:
-                            return await self._recover(conn, appointment.tenant_id, key, claim)
+                            return await self._recover(tx, appointment.tenant_id, key, claim)
                         if claim.decision is not Decision.PROCEED:
                             return keys.repeat_answer(claim)
-                    await appointment_store.insert(conn, appointment, guarded=on.overlap_guard)
+                    await tx.insert_appointment(appointment, guarded=on.overlap_guard)
                     if not on.outbox:
                         return None  # legacy: nothing will finish the work if this request fails
-                    return await outbox_store.enqueue(
-                        conn,
+                    return await tx.enqueue(
                         tenant_id=appointment.tenant_id,
                         appointment_id=appointment.id,
-                        event_type=outbox_store.CREATE_EVENT,
+                        event_type=CREATE_EVENT,
                         payload=spec_payload(event_spec(appointment, on.provider_key)),
                         due_at=first_attempt_at(now, rt.policies.outbox),
                         now=now,
@@ -186,35 +180,31 @@ class CreateFlow:
                 continue  # a concurrent request with this key committed first: decide again
             except SlotTaken:
                 raise slot_taken() from None
-            except DBAPIError as exc:
-                if not is_transient_conflict(exc):
-                    raise
+            except TransientConflict:
                 # PostgreSQL broke a deadlock between racing inserts: run the transaction again.
                 log.info("create transaction retried after a deadlock or serialization conflict")
-                await asyncio.sleep(rt.rng.uniform(0.0, 0.02))
+                await rt.clock.sleep(rt.rng.uniform(0.0, 0.02))
                 continue
         raise BookingError(503, "busy", "the key is contended; retry the request")
 
     async def _recover(
-        self, conn: AsyncConnection, tenant_id: str, key: str, claim: keys.KeyClaim
+        self, tx: Transaction, tenant_id: str, key: str, claim: keys.KeyClaim
     ) -> Answer:
         """The first request with this key died mid-flight: answer from the appointment's state
         (the relay finishes its calendar work) and complete the key with that answer."""
         appointment_id = claim.stored.appointment_id if claim.stored else None
-        current = (
-            await appointment_store.get(conn, tenant_id, appointment_id) if appointment_id else None
-        )
+        current = await tx.get_appointment(tenant_id, appointment_id) if appointment_id else None
         if current is None:
             raise BookingError(
                 409, "request_in_flight", "retry shortly", headers={"Retry-After": "1"}
             )
         answer = answer_for(current)
-        await keys.complete(conn, tenant_id, key, answer)
+        await keys.complete(tx, tenant_id, key, answer)
         return answer
 
     def _inline_hold_until(self, now: float, deadline: Deadline | None) -> float:
         if deadline is not None:
-            return deadline.at + _INLINE_HOLD_MARGIN_S
+            return deadline.at + INLINE_HOLD_MARGIN_S
         policy = self.rt.policies.retry
         return now + policy.max_attempts * (policy.attempt_timeout_s + policy.backoff.cap_s)
 
@@ -224,19 +214,19 @@ class CreateFlow:
         """Transaction 2: record what the calendar said and complete the key."""
         rt = self.rt
         provider_key = rt.protections.provider_key
-        async with rt.db.write() as conn:
+        async with rt.store.write() as tx:
             now = rt.clock.now()
-            current = await appointment_store.get(
-                conn, appointment.tenant_id, appointment.id, for_update=True
+            current = await tx.get_appointment(
+                appointment.tenant_id, appointment.id, for_update=True
             )
             assert current is not None  # written by transaction 1, never deleted
             event_id = (result.body or {}).get("id") or appointment.event_id
             if result.ok and event_id is not None:
                 current = await settle.confirm(
-                    conn, current, str(event_id), now, provider_key=provider_key
+                    tx, current, str(event_id), now, provider_key=provider_key
                 )
                 if row_id is not None:
-                    await outbox_store.complete(conn, row_id, now)
+                    await tx.complete_row(row_id, now)
             elif result.plan.status is PlanStatus.PERMANENT:
                 decision = after_attempt(
                     1,
@@ -246,8 +236,7 @@ class CreateFlow:
                     result.plan.may_have_committed,
                 )
                 if row_id is not None:
-                    await outbox_store.record_failure(
-                        conn,
+                    await tx.record_failure(
                         row_id,
                         attempts=1,
                         next_attempt_at=None,
@@ -255,7 +244,7 @@ class CreateFlow:
                         ambiguous=result.plan.ambiguous_seen,
                     )
                 current = await settle.compensate(
-                    conn,
+                    tx,
                     current,
                     decision.compensation,
                     now,
@@ -263,9 +252,9 @@ class CreateFlow:
                     provider_key=provider_key,
                 )
             elif row_id is not None:
-                await outbox_store.release(conn, row_id, ambiguous=result.plan.ambiguous_seen)
+                await tx.release_row(row_id, ambiguous=result.plan.ambiguous_seen)
             answer = answer_for(current)
-            await keys.complete(conn, appointment.tenant_id, key, answer)
+            await keys.complete(tx, appointment.tenant_id, key, answer)
         if answer.status == 202:
             rt.relay_wakeup.set()
         return answer

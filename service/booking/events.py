@@ -7,11 +7,10 @@ the legacy switch `provider_key` is off.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from service.booking.model import Appointment, isoformat_utc
-from service.calendar.client import EventSpec
+from service.calendar.contract import EventSpec
 
 
 def event_spec(
@@ -32,8 +31,24 @@ def event_spec(
 
 
 def spec_payload(spec: EventSpec) -> dict[str, Any]:
-    return dataclasses.asdict(spec)
+    """The spec as an outbox payload (JSON-ready; what `dataclasses.asdict` gives, without its
+    deep copy)."""
+    return {
+        "calendar_id": spec.calendar_id,
+        "start": spec.start,
+        "end": spec.end,
+        "summary": spec.summary,
+        "event_id": spec.event_id,
+        "key": spec.key,
+    }
 
 
 def spec_from_payload(payload: dict[str, Any]) -> EventSpec:
-    return EventSpec(**{f.name: payload[f.name] for f in dataclasses.fields(EventSpec)})
+    return EventSpec(
+        payload["calendar_id"],
+        payload["start"],
+        payload["end"],
+        payload["summary"],
+        payload["event_id"],
+        payload["key"],
+    )

@@ -1,28 +1,27 @@
-"""Idempotency keys inside a flow's write transaction: claim, answer a repeat, complete.
+"""Idempotency keys inside a flow's write transaction: resolve, claim, answer a repeat, complete.
 
-Owns the glue between `service.resilience.idempotency` (the decisions) and
-`service.db.idempotency_store` (the rows). A key is claimed in the same transaction as the work
-it guards, so the key and the appointment commit or vanish together.
+Owns the glue between `service.resilience.idempotency` (the decisions) and the store port's key
+rows. A key is claimed in the same transaction as the work it guards, so the key and the
+appointment commit or vanish together. `resolve_key` is the API edge's rule for where a key comes
+from (header or body) and when one is required; the twin's request front calls it too.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from service.booking.answers import Answer, BookingError
-from service.db import idempotency_store
-from service.db.idempotency_store import StoredKey
+from service.ports.store import StoredKey, Transaction
 from service.resilience.idempotency import (
     Decision,
     IdempotencyPolicy,
     decide,
     fingerprint,
     new_record,
+    validate_key,
 )
+from service.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -37,8 +36,35 @@ def request_fingerprint(operation: str, target: str | None, body: dict[str, Any]
     return fingerprint({"op": operation, "target": target, "body": body})
 
 
+def resolve_key(settings: Settings, header_key: str | None, body_key: str | None) -> str | None:
+    """The request's key from the header or the body; 422 naming it when malformed, when the two
+    disagree, or when it is missing and keys are required."""
+    if header_key is not None and body_key is not None and header_key != body_key:
+        raise BookingError(
+            422,
+            "invalid_idempotency_key",
+            "the Idempotency-Key header and the body's idempotency_key differ; send one",
+            field_name="Idempotency-Key",
+        )
+    key = header_key if header_key is not None else body_key
+    if key is None:
+        if settings.require_idempotency_key and settings.protections.idempotency_store:
+            raise BookingError(
+                422,
+                "missing_idempotency_key",
+                "send an Idempotency-Key header (any unique string up to 255 printable ASCII "
+                "characters, e.g. a UUID) so a retry cannot book twice",
+                field_name="Idempotency-Key",
+            )
+        return None
+    problem = validate_key(key)
+    if problem is not None:
+        raise BookingError(422, "invalid_idempotency_key", problem, field_name="Idempotency-Key")
+    return key
+
+
 async def claim(
-    conn: AsyncConnection,
+    tx: Transaction,
     *,
     tenant_id: str,
     key: str,
@@ -49,22 +75,22 @@ async def claim(
 ) -> KeyClaim:
     """Decide what the key means now; on PROCEED store it in flight (KeyTaken if another request
     inserted it concurrently: retry the whole transaction)."""
-    stored = await idempotency_store.load(conn, tenant_id, key, for_update=True)
+    stored = await tx.load_key(tenant_id, key, for_update=True)
     decision = decide(stored.record if stored else None, body_fingerprint, now, policy)
     if decision is Decision.PROCEED:
         record = new_record(key, body_fingerprint, now, policy)
-        await idempotency_store.insert(
-            conn, tenant_id, record, appointment_id, replace_expired=stored is not None
-        )
+        await tx.insert_key(tenant_id, record, appointment_id, replace_expired=stored is not None)
     return KeyClaim(decision, stored)
 
 
 def repeat_answer(claim_: KeyClaim) -> Answer:
     """The answer to REPLAY, MISMATCH or IN_FLIGHT (RECOVER is the flow's: it needs state)."""
     if claim_.decision is Decision.REPLAY and claim_.stored is not None:
+        response = claim_.stored.response
+        if response is not None:
+            return response.replay()
         record = claim_.stored.record
-        body = json.loads(record.response_body or "{}")
-        return Answer(record.response_status or 200, body, replayed=True)
+        return Answer(record.response_status or 200, {}, True)
     if claim_.decision is Decision.MISMATCH:
         raise BookingError(
             422,
@@ -80,8 +106,6 @@ def repeat_answer(claim_: KeyClaim) -> Answer:
     )
 
 
-async def complete(conn: AsyncConnection, tenant_id: str, key: str | None, answer: Answer) -> None:
+async def complete(tx: Transaction, tenant_id: str, key: str | None, answer: Answer) -> None:
     if key is not None:
-        await idempotency_store.complete(
-            conn, tenant_id, key, answer.status, json.dumps(answer.body, ensure_ascii=False)
-        )
+        await tx.complete_key(tenant_id, key, answer)

@@ -10,15 +10,14 @@ and queues the delete of the old event; `release_old` is that delete succeeding.
 refuses for good or the outbox dead-letters, `compensate` drops the hold, returns the appointment
 to CONFIRMED at its old slot, and deletes a new event that may exist. Every step is appended to
 `saga_steps`. This module runs the request's part; `switch` and `compensate` live in
-`service.booking.reschedule_steps`, shared with the relay and cancel.
+`service.booking.reschedule_steps`, shared with the relay and cancel. Written against ports
+(`service.ports`): the service and the twin run it alike.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
-import uuid
 from typing import Any
 
 from service.booking import keys, settle
@@ -29,48 +28,39 @@ from service.booking.answers import (
     not_found,
     slot_taken,
 )
+from service.booking.commands import RescheduleCommand
 from service.booking.events import event_spec, spec_from_payload, spec_payload
 from service.booking.model import Appointment
 from service.booking.reschedule_steps import compensate, switch
-from service.db import appointment_store, outbox_store, saga_store
-from service.db.appointment_store import SlotTaken
-from service.db.idempotency_store import KeyTaken
 from service.json_logging import bound_appointment
+from service.ports.context import Ports
+from service.ports.store import KIND_HOLD, RESCHEDULE_EVENT, KeyTaken, SlotTaken
 from service.resilience.deadline import Deadline
 from service.resilience.idempotency import Decision
 from service.resilience.lifecycle import AppointmentStatus, ExternalState, LifecycleEvent
 from service.resilience.outbox import first_attempt_at
 from service.resilience.retry_plan import PlanStatus
-from service.runtime import Runtime
-from service.schemas import RescheduleRequest
 
 log = logging.getLogger("service.booking.reschedule")
 
 
 class RescheduleSaga:
-    def __init__(self, runtime: Runtime) -> None:
-        self.rt = runtime
+    def __init__(self, ports: Ports) -> None:
+        self.rt = ports
 
-    async def run(
-        self,
-        tenant_id: str,
-        appointment_id: str,
-        request: RescheduleRequest,
-        key: str | None,
-        started_at: float,
-    ) -> Answer:
+    async def run(self, command: RescheduleCommand, key: str | None, started_at: float) -> Answer:
         rt = self.rt
         on = rt.protections
+        tenant_id, appointment_id = command.tenant_id, command.appointment_id
         key = key if on.idempotency_store else None
         deadline = Deadline(started_at, rt.settings.deadline_ms / 1000) if on.deadline else None
-        body = request.model_dump(mode="json", exclude={"idempotency_key"})
-        fingerprint = keys.request_fingerprint("reschedule", appointment_id, body)
+        fingerprint = keys.request_fingerprint(
+            "reschedule", appointment_id, command.fingerprint_body()
+        )
         with bound_appointment(appointment_id):
             for _ in range(3):
                 try:
-                    reserved = await self._reserve(
-                        tenant_id, appointment_id, request, key, fingerprint, deadline
-                    )
+                    reserved = await self._reserve(command, key, fingerprint, deadline)
                     break
                 except KeyTaken:
                     continue
@@ -81,41 +71,34 @@ class RescheduleSaga:
             row_id, payload = reserved
             spec = payload["spec"]
             result = await rt.gateway.create_event(spec_from_payload(spec), deadline)
-            async with rt.db.write() as conn:
+            async with rt.store.write() as tx:
                 now = rt.clock.now()
-                current = await appointment_store.get(
-                    conn, tenant_id, appointment_id, for_update=True
-                )
+                current = await tx.get_appointment(tenant_id, appointment_id, for_update=True)
                 assert current is not None
-                row = await outbox_store.get(conn, row_id, for_update=True)
+                row = await tx.get_row(row_id, for_update=True)
                 answer = appointment_answer(current, 202)
                 if row is not None and row.completed_at is None and not row.dead_lettered:
                     if result.ok:
                         event_id = (result.body or {}).get("id") or spec["event_id"]
-                        current = await switch(conn, current, row, str(event_id), now, rt)
-                        await outbox_store.complete(conn, row_id, now)
+                        current = await switch(tx, current, row, str(event_id), now, rt)
+                        await tx.complete_row(row_id, now)
                         answer = appointment_answer(current, 200)
                     elif result.plan.status is PlanStatus.PERMANENT:
-                        await outbox_store.record_failure(
-                            conn,
+                        await tx.record_failure(
                             row_id,
                             attempts=1,
                             next_attempt_at=None,
                             error=result.error,
                             ambiguous=result.plan.ambiguous_seen,
                         )
-                        await compensate(
-                            conn, current, row, result.plan.may_have_committed, now, rt
-                        )
+                        await compensate(tx, current, row, result.plan.may_have_committed, now, rt)
                         answer = Answer(409, provider_refused().body())
                     else:
-                        await outbox_store.release(
-                            conn, row_id, ambiguous=result.plan.ambiguous_seen
-                        )
+                        await tx.release_row(row_id, ambiguous=result.plan.ambiguous_seen)
                 elif result.ok:
                     # Abandoned meanwhile (a cancel): the event that just landed must go too.
                     await settle.enqueue_delete(
-                        conn,
+                        tx,
                         current,
                         str((result.body or {}).get("id") or spec["event_id"]),
                         now,
@@ -123,16 +106,14 @@ class RescheduleSaga:
                         provider_key=on.provider_key,
                         saga_id=payload["saga_id"],
                     )
-                await keys.complete(conn, tenant_id, key, answer)
+                await keys.complete(tx, tenant_id, key, answer)
             if answer.status == 202:
                 rt.relay_wakeup.set()
             return answer
 
     async def _reserve(
         self,
-        tenant_id: str,
-        appointment_id: str,
-        request: RescheduleRequest,
+        command: RescheduleCommand,
         key: str | None,
         fingerprint: str,
         deadline: Deadline | None,
@@ -140,11 +121,12 @@ class RescheduleSaga:
         """Step reserve_new_slot. An Answer for a repeated key or a no-op, else (row id, payload)."""
         rt = self.rt
         on = rt.protections
-        async with rt.db.write() as conn:
+        tenant_id, appointment_id = command.tenant_id, command.appointment_id
+        async with rt.store.write() as tx:
             now = rt.clock.now()
             if key is not None:
                 claim = await keys.claim(
-                    conn,
+                    tx,
                     tenant_id=tenant_id,
                     key=key,
                     body_fingerprint=fingerprint,
@@ -153,20 +135,20 @@ class RescheduleSaga:
                     appointment_id=appointment_id,
                 )
                 if claim.decision is Decision.RECOVER:
-                    current = await appointment_store.get(conn, tenant_id, appointment_id)
+                    current = await tx.get_appointment(tenant_id, appointment_id)
                     if current is None:
                         raise not_found(appointment_id)
                     answer = appointment_answer(
                         current, 200 if current.external_state is ExternalState.CONFIRMED else 202
                     )
-                    await keys.complete(conn, tenant_id, key, answer)
+                    await keys.complete(tx, tenant_id, key, answer)
                     return answer
                 if claim.decision is not Decision.PROCEED:
                     return keys.repeat_answer(claim)
-            current = await appointment_store.get(conn, tenant_id, appointment_id, for_update=True)
+            current = await tx.get_appointment(tenant_id, appointment_id, for_update=True)
             if current is None:
                 raise not_found(appointment_id)
-            start, end = request.slot.start_time, request.slot.end_time
+            start, end = command.start_time, command.end_time
             if current.status is not AppointmentStatus.BOOKED:
                 raise BookingError(
                     409,
@@ -175,7 +157,7 @@ class RescheduleSaga:
                 )
             if (current.start_time, current.end_time) == (start, end):
                 answer = appointment_answer(current, 200)
-                await keys.complete(conn, tenant_id, key, answer)
+                await keys.complete(tx, tenant_id, key, answer)
                 return answer
             if current.external_state is not ExternalState.CONFIRMED:
                 raise BookingError(
@@ -185,26 +167,22 @@ class RescheduleSaga:
                     "is running); retry after it is CONFIRMED",
                     headers={"Retry-After": "1"},
                 )
-            saga_id = str(uuid.uuid4())
-            hold = _hold_for(current, start, end, now)
+            saga_id = rt.ids.new_id()
+            hold = _hold_for(current, rt.ids.new_id(), start, end, now)
             try:
-                if not on.overlap_guard and await appointment_store.overlaps(
-                    conn, tenant_id, current.resource_id, start, end
+                if not on.overlap_guard and await tx.overlaps(
+                    tenant_id, current.resource_id, start, end
                 ):
                     raise SlotTaken(current.resource_id)
-                await appointment_store.insert(
-                    conn,
-                    hold,
-                    guarded=on.overlap_guard,
-                    kind=appointment_store.KIND_HOLD,
-                    hold_for=current.id,
+                await tx.insert_appointment(
+                    hold, guarded=on.overlap_guard, kind=KIND_HOLD, hold_for=current.id
                 )
             except SlotTaken:
                 raise slot_taken() from None
-            updated = await appointment_store.save(
-                conn, current, current.advance(LifecycleEvent.RESCHEDULE_REQUESTED, updated_at=now)
+            updated = await tx.save_appointment(
+                current, current.advance(LifecycleEvent.RESCHEDULE_REQUESTED, updated_at=now)
             )
-            moved = dataclasses.replace(updated, start_time=start, end_time=end)
+            moved = updated.evolve(start_time=start, end_time=end)
             spec = event_spec(moved, on.provider_key, event_id=saga_id)
             payload = {
                 "saga_id": saga_id,
@@ -215,18 +193,16 @@ class RescheduleSaga:
                 "spec": spec_payload(spec),
             }
             hold_until = (deadline.at if deadline else now + rt.settings.unbounded_timeout_s) + 1.0
-            row_id = await outbox_store.enqueue(
-                conn,
+            row_id = await tx.enqueue(
                 tenant_id=tenant_id,
                 appointment_id=current.id,
-                event_type=outbox_store.RESCHEDULE_EVENT,
+                event_type=RESCHEDULE_EVENT,
                 payload=payload,
                 due_at=first_attempt_at(now, rt.policies.outbox),
                 now=now,
                 claimed_until=hold_until,
             )
-            await saga_store.record(
-                conn,
+            await tx.record_saga_step(
                 tenant_id=tenant_id,
                 saga_id=saga_id,
                 appointment_id=current.id,
@@ -239,11 +215,10 @@ class RescheduleSaga:
 
 
 def _hold_for(
-    current: Appointment, start: dt.datetime, end: dt.datetime, now: float
+    current: Appointment, hold_id: str, start: dt.datetime, end: dt.datetime, now: float
 ) -> Appointment:
-    return dataclasses.replace(
-        current,
-        id=str(uuid.uuid4()),
+    return current.evolve(
+        id=hold_id,
         start_time=start,
         end_time=end,
         external_state=ExternalState.PENDING,

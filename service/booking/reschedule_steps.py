@@ -3,8 +3,8 @@
 `switch` (steps create_new_event + switch: the new provider event exists, move the appointment
 onto it and queue the release of the old event) and `compensate` (undo: drop the hold, keep the
 old slot and event, delete a new event that may exist). Both run inside the caller's write
-transaction and append to `saga_steps`. The saga's theory of operation is in
-`service.booking.reschedule_saga`.
+transaction and append to the saga's steps. The saga's theory of operation is in
+`service.booking.reschedule_saga`. Written against the store port.
 """
 
 from __future__ import annotations
@@ -12,36 +12,33 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from service.booking import settle
 from service.booking.model import Appointment
-from service.db import appointment_store, saga_store
-from service.db.outbox_store import OutboxRow
+from service.ports.context import Ports
+from service.ports.store import OutboxRow, Transaction
 from service.resilience.lifecycle import AppointmentStatus, ExternalState, LifecycleEvent, can
-from service.runtime import Runtime
 
 log = logging.getLogger("service.booking.reschedule")
 
 
 async def switch(
-    conn: AsyncConnection,
+    tx: Transaction,
     current: Appointment,
     row: OutboxRow,
     event_id: str,
     now: float,
-    rt: Runtime,
+    rt: Ports,
 ) -> Appointment:
     """Steps create_new_event + switch: the new event exists; move the appointment onto it."""
     payload = row.payload
     saga_id = payload["saga_id"]
     provider_key = rt.protections.provider_key
-    await appointment_store.delete_hold(conn, payload["hold_id"])
+    await tx.delete_hold(payload["hold_id"])
     if current.status is not AppointmentStatus.BOOKED or not can(
         current.state, LifecycleEvent.CALENDAR_CONFIRMED
     ):
         await settle.enqueue_delete(
-            conn,
+            tx,
             current,
             event_id,
             now,
@@ -50,8 +47,7 @@ async def switch(
             saga_id=saga_id,
         )
         return current
-    updated = await appointment_store.save(
-        conn,
+    updated = await tx.save_appointment(
         current,
         current.advance(
             LifecycleEvent.CALENDAR_CONFIRMED,
@@ -63,8 +59,7 @@ async def switch(
         ),
     )
     for step in ("create_new_event", "switch"):
-        await saga_store.record(
-            conn,
+        await tx.record_saga_step(
             tenant_id=current.tenant_id,
             saga_id=saga_id,
             appointment_id=current.id,
@@ -75,7 +70,7 @@ async def switch(
         )
     if payload.get("old_event_id"):
         await settle.enqueue_delete(
-            conn,
+            tx,
             updated,
             payload["old_event_id"],
             now,
@@ -87,29 +82,29 @@ async def switch(
 
 
 async def compensate(
-    conn: AsyncConnection,
+    tx: Transaction,
     current: Appointment,
     row: OutboxRow,
     new_event_may_exist: bool,
     now: float,
-    rt: Runtime,
+    rt: Ports,
     reason: str = "dead_letter",
 ) -> Appointment:
     """Undo the saga: free the new slot, keep the old one and its event, delete the new event
     if it may exist."""
     payload = row.payload
-    await appointment_store.delete_hold(conn, payload["hold_id"])
+    await tx.delete_hold(payload["hold_id"])
     restored = current
     if (
         current.state == (AppointmentStatus.BOOKED, ExternalState.PENDING)
         and current.external_id is not None
     ):
-        restored = await appointment_store.save(
-            conn, current, current.advance(LifecycleEvent.CALENDAR_CONFIRMED, updated_at=now)
+        restored = await tx.save_appointment(
+            current, current.advance(LifecycleEvent.CALENDAR_CONFIRMED, updated_at=now)
         )
     if new_event_may_exist:
         await settle.enqueue_delete(
-            conn,
+            tx,
             current,
             payload["spec"]["event_id"] or payload["saga_id"],
             now,
@@ -117,8 +112,7 @@ async def compensate(
             provider_key=rt.protections.provider_key,
             saga_id=payload["saga_id"],
         )
-    await saga_store.record(
-        conn,
+    await tx.record_saga_step(
         tenant_id=current.tenant_id,
         saga_id=payload["saga_id"],
         appointment_id=current.id,

@@ -2,8 +2,10 @@
 
 Owns the policy around the client: `service.resilience.retry_plan` (attempts, backoff with jitter,
 Retry-After), the circuit breaker, the deadline, and the metrics of calls, retries and breaker
-state. Drives plans with `service.plan_driver.run_plan` on the app's clock; jitter comes from the
-app's `random.Random`. Must not touch the database: callers decide what a result means.
+state. Drives plans with `service.plan_driver.run_plan` on the given clock; jitter comes from the
+given `random.Random`. Shared by both drivers: the service gives it the HTTP client and Prometheus
+metrics, the twin its modelled client and counters (`service.ports.context`). Must not touch the
+database: callers decide what a result means.
 """
 
 from __future__ import annotations
@@ -11,16 +13,18 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.calendar.contract import CalendarClient, CallResult, EventSpec
-from service.clock import Clock
-from service.metrics import ServiceMetrics
 from service.plan_driver import run_plan
 from service.resilience.breaker import CircuitBreaker
 from service.resilience.deadline import Deadline
 from service.resilience.outcomes import Outcome
 from service.resilience.retry_plan import Attempt, PlanResult, PlanStatus, RetryPolicy, retry_plan
+
+if TYPE_CHECKING:
+    from service.clock import Clock
+    from service.ports.context import FlowMetrics
 
 log = logging.getLogger("service.calendar")
 
@@ -49,7 +53,7 @@ class CalendarGateway:
         rng: random.Random,
         policy: RetryPolicy,
         breaker: CircuitBreaker | None,
-        metrics: ServiceMetrics,
+        metrics: FlowMetrics,
     ) -> None:
         self.client = client
         self.clock = clock
@@ -79,6 +83,11 @@ class CalendarGateway:
             policy,
         )
 
+    async def list_events(self, timeout_s: float) -> list[dict[str, Any]]:
+        """Every event the provider holds (one call, no retries: the reconciler's next pass is
+        the retry); raises on any failure."""
+        return await self.client.list_events(timeout_s)
+
     async def _run(
         self,
         operation: str,
@@ -92,7 +101,7 @@ class CalendarGateway:
             nonlocal last_body
             result: CallResult = await call(step)
             last_body = result.body
-            self.metrics.calendar_calls.labels(operation, result.outcome.kind.value).inc()
+            self.metrics.calendar_call(operation, result.outcome.kind.value)
             if not result.outcome.ok:
                 log.info(
                     "calendar attempt failed",
@@ -107,8 +116,9 @@ class CalendarGateway:
 
         plan = retry_plan(policy or self.policy, self.rng, self.clock.now(), deadline, self.breaker)
         result = await run_plan(plan, attempt, self.clock)
-        self.metrics.retries.inc(result.retries)
+        if result.attempts > 1:
+            self.metrics.retried(result.attempts - 1)
         if result.status is PlanStatus.BREAKER_OPEN:
-            self.metrics.breaker_short_circuits.labels(operation).inc()
+            self.metrics.breaker_refused(operation)
         self.metrics.observe_breaker(self.breaker, self.clock.now())
         return GatewayResult(result, last_body if result.status is PlanStatus.SUCCEEDED else None)

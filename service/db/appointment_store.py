@@ -7,7 +7,6 @@ still has the version the caller read, and bumps it.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -21,18 +20,10 @@ from service.booking.model import Appointment
 from service.db.database import is_overlap_violation
 from service.db.prepared import prepared
 from service.db.tables import appointments as t
+from service.ports.store import KIND_APPOINTMENT, KIND_HOLD, SlotTaken, StaleWrite
 from service.resilience.lifecycle import AppointmentStatus, ExternalState
 
-KIND_APPOINTMENT = "appointment"
-KIND_HOLD = "hold"
-
-
-class SlotTaken(Exception):
-    """The slot overlaps a booked appointment (or hold) of the same resource."""
-
-
-class StaleWrite(Exception):
-    """The row changed since it was read (its version moved on)."""
+__all__ = ["KIND_APPOINTMENT", "KIND_HOLD", "SlotTaken", "StaleWrite"]
 
 
 def _row_values(a: Appointment) -> dict[str, Any]:
@@ -167,7 +158,7 @@ async def save(conn: AsyncConnection, before: Appointment, after: Appointment) -
         raise
     if result.rowcount != 1:
         raise StaleWrite(f"appointment {before.id} changed since version {before.version}")
-    return dataclasses.replace(after, version=before.version + 1)
+    return after.evolve(version=before.version + 1)
 
 
 async def overlaps(

@@ -6,20 +6,20 @@ must not decide what a repeated key means (that is `idempotency.decide`). Keys a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.booking.answers import Answer
 from service.db.database import is_unique_violation
 from service.db.prepared import prepared
 from service.db.tables import idempotency_keys as t
+from service.ports.store import KeyTaken, StoredKey
 from service.resilience.idempotency import KeyRecord, KeyState
 
-
-class KeyTaken(Exception):
-    """Another request inserted this key first (its transaction committed before ours)."""
+__all__ = ["KeyTaken", "StoredKey"]
 
 
 # Built once, values as parameters (see `service.db.prepared`).
@@ -35,12 +35,6 @@ _COMPLETE = prepared(  # SET state, response_status, response_body from the para
         t.c.state == KeyState.IN_FLIGHT.value,
     )
 )
-
-
-@dataclass(frozen=True)
-class StoredKey:
-    record: KeyRecord
-    appointment_id: str | None
 
 
 async def load(
@@ -59,7 +53,10 @@ async def load(
         response_status=row.response_status,
         response_body=row.response_body,
     )
-    return StoredKey(record, row.appointment_id)
+    response = None
+    if record.state is KeyState.COMPLETED and row.response_body is not None:
+        response = Answer(row.response_status or 200, json.loads(row.response_body))
+    return StoredKey(record, row.appointment_id, response)
 
 
 async def insert(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
@@ -19,26 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.db.prepared import prepared
 from service.db.tables import outbox as t
+from service.ports.store import CREATE_EVENT, DELETE_EVENT, RESCHEDULE_EVENT, OutboxRow
 
-CREATE_EVENT = "create_event"  # payload: calendar_id, start, end, summary, event_id, key
-DELETE_EVENT = "delete_event"  # payload: event_id, key, reason
-RESCHEDULE_EVENT = "reschedule_event"  # payload: saga_id + a create_event payload for the new slot
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    tenant_id: str
-    appointment_id: str
-    event_type: str
-    payload: dict[str, Any]
-    attempts: int
-    next_attempt_at: float
-    claimed_until: float | None
-    last_error: str | None
-    dead_lettered: bool
-    ambiguous_seen: bool
-    completed_at: float | None
+__all__ = ["CREATE_EVENT", "DELETE_EVENT", "RESCHEDULE_EVENT", "OutboxRow"]
 
 
 def _from_row(row: Any) -> OutboxRow:
@@ -189,15 +171,19 @@ async def open_rows(conn: AsyncConnection, appointment_id: str) -> Sequence[Outb
 
 
 async def all_open(conn: AsyncConnection) -> Sequence[OutboxRow]:
-    return [_from_row(row) for row in (await conn.execute(select(t).where(_OPEN))).all()]
+    query = select(t).where(_OPEN).order_by(t.c.id)
+    return [_from_row(row) for row in (await conn.execute(query)).all()]
 
 
-async def counts(conn: AsyncConnection) -> tuple[int, int]:
-    """(open rows, dead-lettered rows)."""
-    open_count = (await conn.execute(select(func.count()).where(_OPEN))).scalar_one()
-    dead = (
-        await conn.execute(select(func.count()).where(t.c.dead_lettered.is_(True)))
-    ).scalar_one()
+async def counts(conn: AsyncConnection, tenant_id: str | None = None) -> tuple[int, int]:
+    """(open rows, dead-lettered rows), of one tenant or of all."""
+    open_query = select(func.count()).where(_OPEN)
+    dead_query = select(func.count()).where(t.c.dead_lettered.is_(True))
+    if tenant_id is not None:
+        open_query = open_query.where(t.c.tenant_id == tenant_id)
+        dead_query = dead_query.where(t.c.tenant_id == tenant_id)
+    open_count = (await conn.execute(open_query)).scalar_one()
+    dead = (await conn.execute(dead_query)).scalar_one()
     return int(open_count), int(dead)
 
 

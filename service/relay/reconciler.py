@@ -10,25 +10,25 @@ anything the database shows as settled was settled before the listing. Then:
 - an event whose calendar, start or end differs from its appointment is drift: counted and logged,
   not changed (which side is right is a human's call).
 Reports counts. Run periodically by the app and the standalone relay, and on demand through
-`POST /v1/admin/reconcile` or `python -m service.relay --reconcile-once`.
+`POST /v1/admin/reconcile` or `python -m service.relay --reconcile-once`. Written against ports
+(`service.ports`): the twin runs the same pass.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import logging
-import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from service.booking.events import event_spec, spec_payload
 from service.booking.model import Appointment
-from service.db import appointment_store, outbox_store
+from service.ports.context import Ports
+from service.ports.store import CREATE_EVENT, OutboxRow
 from service.resilience.deadline import Deadline
 from service.resilience.lifecycle import AppointmentStatus, ExternalState
-from service.runtime import Runtime
 
 log = logging.getLogger("service.reconciler")
 
@@ -51,8 +51,8 @@ class ReconcileReport:
 
 
 class Reconciler:
-    def __init__(self, runtime: Runtime) -> None:
-        self.rt = runtime
+    def __init__(self, ports: Ports) -> None:
+        self.rt = ports
 
     async def run_forever(self) -> None:
         interval = self.rt.settings.reconcile_interval_s
@@ -62,20 +62,18 @@ class Reconciler:
                 report = await self.run_once()
                 if report.orphans_found or report.missing_requeued or report.drift:
                     log.warning("reconciler healed or flagged", extra={"report": report.as_dict()})
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("reconciler pass failed; retrying next interval")
 
     async def run_once(self) -> ReconcileReport:
         rt = self.rt
         report = ReconcileReport()
-        async with rt.db.read() as conn:
+        async with rt.store.read() as tx:
             snapshot_at = rt.clock.now()
-            appointments = await appointment_store.all_appointments(conn)
-            open_rows = await outbox_store.all_open(conn)
+            appointments = await tx.all_appointments()
+            open_rows = await tx.all_open_rows()
         try:
-            events = await rt.gateway.client.list_events(_LIST_TIMEOUT_S)
+            events = await rt.gateway.list_events(_LIST_TIMEOUT_S)
         except Exception as exc:  # the provider is down: nothing to compare with
             report.skipped = f"provider events could not be listed: {type(exc).__name__}"
             return report
@@ -125,23 +123,22 @@ class Reconciler:
         """Queue a fresh create for a confirmed appointment whose event vanished, if it is still
         confirmed with that event and nothing else is pending for it."""
         rt = self.rt
-        async with rt.db.write() as conn:
+        async with rt.store.write() as tx:
             now = rt.clock.now()
-            current = await appointment_store.get(conn, stale.tenant_id, stale.id, for_update=True)
+            current = await tx.get_appointment(stale.tenant_id, stale.id, for_update=True)
             if (
                 current is None
                 or current.state != (AppointmentStatus.BOOKED, ExternalState.CONFIRMED)
                 or current.external_id != stale.external_id
-                or await outbox_store.open_rows(conn, current.id)
+                or await tx.open_rows(current.id)
             ):
                 return False
-            new_event_id = str(uuid.uuid4())
+            new_event_id = rt.ids.new_id()
             spec = event_spec(current, rt.protections.provider_key, event_id=new_event_id)
-            await outbox_store.enqueue(
-                conn,
+            await tx.enqueue(
                 tenant_id=current.tenant_id,
                 appointment_id=current.id,
-                event_type=outbox_store.CREATE_EVENT,
+                event_type=CREATE_EVENT,
                 payload=spec_payload(spec),
                 due_at=now,
                 now=now,
@@ -151,7 +148,7 @@ class Reconciler:
         return True
 
 
-def _event_ids_with_open_work(rows: list[outbox_store.OutboxRow] | Any) -> set[str]:
+def _event_ids_with_open_work(rows: Iterable[OutboxRow]) -> set[str]:
     ids: set[str] = set()
     for row in rows:
         payload = row.payload.get("spec", row.payload)
