@@ -114,17 +114,17 @@ def twin_stretched(scenario: Scenario, requests: int) -> Measure:
 @contextlib.contextmanager
 def service_replaced_by_a_wait() -> Generator[None, None, None]:
     """Diagnostic only: every request's flow becomes one 1 ms wait answering 201/200."""
-    real_flow = ServiceHost.flow
+    real_serve = ServiceHost.serve
 
     def one_wait(self: ServiceHost, planned: Any, *_: Any) -> Generator[Any, Any, Any]:
         yield self.env.timeout(0.001)
         return (201 if planned.operation == "create" else 200), None, "CONFIRMED", False
 
-    ServiceHost.flow = one_wait  # type: ignore[method-assign,assignment]
+    ServiceHost.serve = one_wait  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
-        ServiceHost.flow = real_flow  # type: ignore[method-assign]
+        ServiceHost.serve = real_serve  # type: ignore[method-assign]
 
 
 def floor_stretched(scenario: Scenario, requests: int) -> Measure:
@@ -210,19 +210,23 @@ PARTS = (
     ("sim/clients.py", "load: users, sending, event-log records"),
     ("sim/fast_paths.py", "load: body digests; record construction"),
     ("sim/components.py", "ids (uuid4 text)"),
-    ("sim/booking.py", "service: create flow (and get, list)"),
-    ("sim/changes.py", "service: cancel and reschedule flows"),
-    ("sim/timing.py", "service: CPU and database time"),
-    ("sim/queueing.py", "service: CPU and database time"),
-    ("sim/state.py", "service: database state (rows, keys, outbox)"),
-    ("sim/settle.py", "service: database state (rows, keys, outbox)"),
-    ("sim/gateway.py", "service: calendar gateway (plan driver, link, network)"),
-    ("sim/driver.py", "service: calendar gateway (plan driver, link, network)"),
-    ("sim/calendar_link.py", "service: calendar gateway (plan driver, link, network)"),
-    ("sim/network.py", "service: calendar gateway (plan driver, link, network)"),
-    ("sim/relay.py", "service: outbox relay"),
-    ("sim/host.py", "service: host (dispatch, in-flight requests)"),
+    ("service/booking/", "service flows: create, cancel, reschedule, reads (shared code)"),
+    ("service/relay/", "service flows: relay and reconciler passes (shared code)"),
+    ("service/calendar/", "service: calendar gateway and plan driver (shared code)"),
+    ("service/plan_driver.py", "service: calendar gateway and plan driver (shared code)"),
     ("service/resilience/", "policy core (retry plan, breaker, keys, outbox, lifecycle)"),
+    ("service/", "service: model, answers, commands, ports (shared code)"),
+    ("sim/flow_driver.py", "twin: flow driver (coroutines stepped by SimPy)"),
+    ("sim/sim_ports.py", "twin: ports (clock, crash, ids, wake-up, counters)"),
+    ("sim/request_front.py", "twin: request front (HTTP layer model)"),
+    ("sim/host.py", "twin: host (incarnations, in-flight requests)"),
+    ("sim/timing.py", "twin: CPU and database time"),
+    ("sim/queueing.py", "twin: CPU and database time"),
+    ("sim/timed_store.py", "twin: CPU and database time"),
+    ("sim/memory_store.py", "twin: in-memory store (rows, keys, outbox)"),
+    ("sim/calendar_client.py", "twin: calendar client, link, network"),
+    ("sim/calendar_link.py", "twin: calendar client, link, network"),
+    ("sim/network.py", "twin: calendar client, link, network"),
     ("sim/provider.py", "provider: fault rules, store, call log"),
     ("fakes/", "provider: fault rules, store, call log"),
     ("sim/", "evidence: gathering, metric samples, timeline"),

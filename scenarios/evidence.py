@@ -270,6 +270,40 @@ METRIC_BLOCKS: dict[str, tuple[str, ...]] = {
 }
 
 
+def attempts_per_request(
+    create_keys: Iterable[str], records: Sequence[RequestRecord]
+) -> dict[str, int]:
+    """Calendar create attempts per request, from the provider's call log as both modes read it.
+
+    `create_keys`: the key of every create call the provider received (its call log, in any
+    order). A key is the appointment's id when the service sends it (its provider key), so the
+    attempts are charged to the request that created that appointment — the first non-replayed
+    create that answered with it; a key no request accounts for (a legacy call keyed by a body
+    fingerprint) stays under its own name.
+
+    >>> r = RequestRecord("s", 1, "req-1", "k", Operation.CREATE, 0.0, 0.1, 100.0, 201, "a-1",
+    ...                   ExternalState.CONFIRMED, False, Outcome.CONFIRMED, None, True)
+    >>> attempts_per_request(["a-1", "a-1", "fp:x"], [r])
+    {'fp:x': 1, 'req-1': 2}
+    """
+    counts: dict[str, int] = {}
+    for key in create_keys:
+        counts[key] = counts.get(key, 0) + 1
+    creator: dict[str, str] = {}
+    for record in records:
+        if (
+            record.operation is Operation.CREATE
+            and record.appointment_id is not None
+            and not record.replayed
+        ):
+            creator.setdefault(record.appointment_id, record.request_id)
+    attempts: dict[str, int] = {}
+    for key, count in counts.items():
+        name = creator.get(key, key)
+        attempts[name] = attempts.get(name, 0) + count
+    return dict(sorted(attempts.items()))
+
+
 def percentile(values: Sequence[float], p: float) -> float | None:
     """The nearest-rank percentile: the smallest value with at least p% of values <= it.
 

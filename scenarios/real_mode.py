@@ -22,7 +22,7 @@ import httpx
 
 from scenarios.actuators import LiveActuator
 from scenarios.collect import MetricsSampler, appointment_states, gather_provider, list_appointments
-from scenarios.evidence import Phase, RunEvidence, write_jsonl
+from scenarios.evidence import Phase, RunEvidence, attempts_per_request, write_jsonl
 from scenarios.processes import HarnessError, ManagedProcess
 from scenarios.records import request_records
 from scenarios.results import judge_scenario
@@ -121,10 +121,9 @@ def run_scenario(
     player.close_open_phases(duration_s)
     phases = _phases(scenario, player, duration_s)
     notes.extend(step_notes(scenario, records, phases))
-    attempts: dict[str, int] = {}
-    for call in raw_calls:
-        if call.get("op") == "create":
-            attempts[call.get("key") or ""] = attempts.get(call.get("key") or "", 0) + 1
+    attempts = attempts_per_request(
+        (call.get("key") or "" for call in raw_calls if call.get("op") == "create"), records
+    )
     evidence = RunEvidence(
         scenario=scenario.name,
         seed=seed,

@@ -2,17 +2,23 @@
 
 `simulate(scenario, seed, overrides) -> RunEvidence` runs one scenario in virtual time and gathers
 what real mode gathers, judged by the same invariants and SLOs (`scenarios.sim_mode` writes the
-run folder). The model runs the service's own policy core (`service.resilience`: retry plan,
-breaker, deadline, idempotency and outbox rules) through a SimPy driver (`sim.driver`), the fake
-provider's own fault rules and latency models (`fakes.calendar`), and the load's own request
-streams (`scenarios.workload`). Modules, one job each:
+run folder). The model runs the service's own flows — create, cancel, the reschedule saga,
+reads, the relay pass, the reconciler pass, all of `service.booking` and `service.relay`, with
+the policy core under them — as coroutines stepped by SimPy (`flow_driver`) on the twin's ports,
+against the fake provider's own fault rules and latency models (`fakes.calendar`) and the load's
+own request streams (`scenarios.workload`). It adds timing and capacity, never decisions.
+Modules, one job each:
 
 - `config`: the service's settings as real mode reads them; the twin's service-time parameters;
 - `components`: one seeded RNG per component; `queueing`: FIFO c-server queues, computed;
-- `network`, `provider`, `calendar_link`: the provider behind the toxics, one attempt at a time;
-- `gateway`, `driver`: the retry plan behind the breaker; `state`, `settle`: the database;
-- `booking`, `changes`, `relay`, `timing`, `host`, `crash_points`: the service, its flows, its
-  relay, its CPU and database time, its crashes and restarts;
+- `network`, `provider`, `calendar_link`, `calendar_client`: the provider behind the toxics,
+  one attempt at a time, and the service's calendar client over that path;
+- `flow_driver`, `sim_ports`: the service's flows stepped in SimPy, and the ports they run on
+  (clock, crash points, ids, wake-up, tasks, counters);
+- `memory_store`, `timed_store`: the service's database in memory (the store contract's third
+  backend) and what each transaction costs; `timing`: CPU and database time;
+- `request_front`, `host`: the service's HTTP layer around the flows, and the process with its
+  incarnations, crashes and restarts;
 - `clients`, `timeline`, `sampler`, `twin`: the load, the faults, the metrics, one run;
   `release`: a finished run freed at once, not left to the cyclic garbage collector;
 - `fast_paths`: byte-identical faster versions of shared per-request helpers;

@@ -5,7 +5,8 @@ back — and its classification into a `service.resilience.outcomes.Outcome` by 
 rules (`classify_status`, `classify_transport_error`): a refused connection is retryable; once
 the request may have left (a timeout, a reset, a closed or dropped connection) it is ambiguous; a
 delete answered 404 is done. Must not retry, sleep between attempts or consult the breaker (the
-retry plan and `sim.gateway` do). Time: the environment; randomness: the network path's.
+retry plan and the service's gateway do). Time: the environment (outcomes are stamped on the
+service's clock, `epoch_s + env.now`); randomness: the network path's.
 """
 
 from __future__ import annotations
@@ -55,11 +56,13 @@ class CalendarLink:
         network: NetworkPath,
         provider: SimProvider,
         params: TwinParams,
+        epoch_s: float = 0.0,
     ) -> None:
         self.env = env
         self.network = network
         self.provider = provider
-        self._refused_s = params.connect_refused_ms / 1000.0
+        self.epoch_s = epoch_s
+        self.refused_s = params.connect_refused_ms / 1000.0
         self._request_bytes = params.request_bytes
         self._response_bytes = params.response_bytes
 
@@ -69,28 +72,29 @@ class CalendarLink:
         """One attempt bounded by `timeout_s`: `outcome = yield from link.call(...)`; an OK answer
         leaves the event it names in `confirmation`."""
         env = self.env
+        epoch = self.epoch_s
         sent = env.now
         give_up = sent + timeout_s
         network = self.network
         if network.down:
-            yield env.timeout(min(self._refused_s, timeout_s))
-            return Outcome(RETRYABLE, env.now, None, "ConnectError: connection refused")
+            yield env.timeout(min(self.refused_s, timeout_s))
+            return Outcome(RETRYABLE, epoch + env.now, None, "ConnectError: connection refused")
         up = network.cross("upstream", sent, self._request_bytes)
         if up.fails_at is not None:  # dropped or reset on the way: the provider sees nothing
             yield env.timeout(min(up.fails_at, give_up) - sent)
-            return Outcome(AMBIGUOUS, env.now, None, "ReadError: connection closed")
+            return Outcome(AMBIGUOUS, epoch + env.now, None, "ReadError: connection closed")
         arrives = sent + up.delay_s
         if arrives >= give_up:
             self.provider.deliver_later(request, arrives, give_up)
             yield env.timeout(timeout_s)
-            return Outcome(AMBIGUOUS, env.now, None, "TimeoutError")
+            return Outcome(AMBIGUOUS, epoch + env.now, None, "TimeoutError")
         yield env.timeout(up.delay_s)
         now = arrives
         reply = self.provider.receive(request, give_up)
         due = reply.due_at
         if due is None or due >= give_up:  # a hang, or slower than the attempt's timeout
             yield env.timeout(give_up - now)
-            return Outcome(AMBIGUOUS, env.now, None, "TimeoutError")
+            return Outcome(AMBIGUOUS, epoch + env.now, None, "TimeoutError")
         if due > now:
             # Wait on the provider's own work event, which fires at `due`: its work runs first,
             # then this process, as with a timeout of this process's at `due` scheduled right
@@ -101,13 +105,13 @@ class CalendarLink:
         down = network.cross("downstream", due, self._response_bytes)
         if down.fails_at is not None:
             yield env.timeout(min(down.fails_at, give_up) - now)
-            return Outcome(AMBIGUOUS, env.now, None, "ReadError: connection closed")
+            return Outcome(AMBIGUOUS, epoch + env.now, None, "ReadError: connection closed")
         seen = due + down.delay_s
         if seen >= give_up:
             yield env.timeout(give_up - now)
-            return Outcome(AMBIGUOUS, env.now, None, "TimeoutError")
+            return Outcome(AMBIGUOUS, epoch + env.now, None, "TimeoutError")
         yield env.timeout(seen - now)
-        now = env.now
+        now = epoch + env.now
         if reply.dropped:
             return Outcome(AMBIGUOUS, now, None, "RemoteProtocolError: dropped")
         status = reply.status

@@ -36,12 +36,12 @@ from scenarios.evidence import (
 from scenarios.pacing import user_request_due_s
 from scenarios.spec import Scenario
 from scenarios.workload import ClientStream, PlannedRequest, WorkloadConfig
-from sim.booking import Answer
 from sim.components import uuid4_text
 from sim.config import TwinParams
-from sim.crash_points import ServiceCrashed
 from sim.fast_paths import body_digest, record_maker
+from sim.flow_driver import ServiceCrashed
 from sim.host import ServiceHost
+from sim.request_front import Reply
 
 _OPERATION = {
     "create": Operation.CREATE,
@@ -55,7 +55,7 @@ _OPERATION = {
 _STATE = {state.value: state for state in ExternalState}
 BURST_CLIENT_BASE = 1_000  # real mode's: past any Locust user
 RACE_CLIENT_BASE = 2_000  # real mode's same-slot racers: past the same-key bursts
-_BUSY: Answer = (503, None, None, False)
+_BUSY: Reply = (503, None, None, False)
 _OUTCOMES: dict[tuple[Operation, int | None, ExternalState | None], Outcome] = {}
 _new_record = record_maker(RequestRecord)
 
@@ -196,7 +196,7 @@ class LoadModel:
         host = self.host
         started = env.now
         fingerprint = self._fingerprint(planned)
-        answer: Answer | None
+        answer: Reply | None
         if not host.up:
             answer = None
             yield env.timeout(self._refused_s)  # connection refused while it restarts
@@ -208,9 +208,7 @@ class LoadModel:
                 answer = _BUSY
             else:
                 try:
-                    answer = yield from host.flow(
-                        planned, fingerprint, request_id, started + self._half_rtt_s
-                    )
+                    answer = yield from host.serve(planned, started + self._half_rtt_s)
                 except (simpy.Interrupt, ServiceCrashed):
                     answer = None  # the process died under it: the connection drops
                 finally:

@@ -1,36 +1,47 @@
-"""The service process in virtual time: what survives a crash, what dies with it, and restarts.
+"""The service process in virtual time: the service's own flows on the twin's ports, what
+survives a crash, what dies with it, and restarts.
 
-Theory of operation. The host owns the persistent parts — the database (`sim.state`), the
-counters the runner's sampler carries across restarts, the path to the provider — and one
-incarnation at a time of the parts a process holds in memory: its circuit breaker, its jitter
-RNG, its CPU and database queues, its relay, its relay wake-up, and the requests in flight. A
-crash point (`scenarios.spec.CRASH_POINTS`, armed by the fault timeline for its nth passage)
-ends the incarnation like `kill -9`: every request in flight is interrupted (its client sees a
-transport error), the relay stops, nothing after the crash point runs; committed state stays.
-While down, new connections are refused; after `restart_s` a new incarnation starts and its
-relay finishes the work. Requests enter through `serve`, which dispatches to the flows.
+Theory of operation. The host owns the persistent parts — the database (`sim.memory_store`,
+timed by `sim.timed_store`), the counters the runner's sampler carries across restarts, the
+crash points, the id stream, the client of the provider — and one incarnation at a time of the
+parts a process holds in memory: its circuit breaker, its jitter RNG, its CPU and database
+queues (`sim.timing`), its gateway, its relay and reconciler, and the requests in flight. Every
+decision is the service's: requests run `service.booking`'s flows through `sim.request_front`,
+the relay runs `service.relay.outbox_relay.OutboxRelay.run_forever` and the reconciler
+`Reconciler.run_forever`, each a coroutine stepped by `sim.flow_driver.drive` inside a SimPy
+process. A crash point (`service.crash_points.CrashPoints`, armed by the fault timeline for its
+nth passage) ends the incarnation like `kill -9`: every process of it is interrupted (a client
+sees its connection drop), nothing after the crash point runs, committed state stays. While down,
+new connections are refused; after `restart_s` a new incarnation starts and its relay finishes
+the work.
 
 Randomness: per incarnation, derived from the run seed by component name (`sim.components`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from service.calendar.gateway import CalendarGateway
+from service.crash_points import CrashPoints
 from service.policies import Policies
+from service.ports.context import Ports
+from service.relay.outbox_relay import OutboxRelay
+from service.relay.reconciler import Reconciler
 from service.resilience.breaker import CircuitBreaker
 from service.settings import Settings
-from sim import booking, changes
+from sim.calendar_client import SimCalendarClient
 from sim.calendar_link import CalendarLink
-from sim.components import component_rng, random_id
+from sim.components import component_rng
 from sim.config import TwinParams
-from sim.crash_points import CrashSwitch, ServiceCrashed
-from sim.gateway import ServiceCounters, SimGateway
-from sim.relay import SimRelay
-from sim.state import ServiceState
+from sim.flow_driver import ServiceCrashed, SimTasks, drive
+from sim.memory_store import MemoryStore
+from sim.request_front import Reply, RequestFront
+from sim.sim_ports import SeededIds, SimClock, SimCrash, SimWakeup, TwinCounters
+from sim.timed_store import TimedStore
 from sim.timing import ServiceTiming
 
 if TYPE_CHECKING:
@@ -55,40 +66,62 @@ class ServiceHost:
         self.params = params
         self.link = link
         self.seed = seed
-        self.deadline_s = settings.deadline_ms / 1000.0
-        self.state = ServiceState()
-        self.counters = ServiceCounters()
-        self.crash_switch = CrashSwitch()
+        self.memory = MemoryStore()
+        self.counters = TwinCounters()
+        self.crash_points = CrashPoints(None)
+        self.clock = SimClock(env, link.epoch_s)
+        self.client = SimCalendarClient(link)
+        self.store = TimedStore(env, self.memory)
         self.crashes: list[float] = []
         self.up = False
         self.incarnation = 0
-        self._ids = component_rng(seed, "ids")
+        self._ids = SeededIds(component_rng(seed, "ids"))
         self._inflight: dict[int, simpy.Process] = {}
         self._serial = 0
+        self._processes: set[simpy.Process] = set()  # the incarnation's relay, reconciler, tasks
         self.start()
 
     # -- incarnations ------------------------------------------------------------------------
     def start(self) -> None:
-        """Start a fresh process: new breaker, RNGs, queues and relay; the database as it was."""
+        """Start a fresh process: new breaker, RNGs, queues, relay; the database as it was."""
         self.incarnation += 1
         env = self.env
+        settings = self.settings
         self.breaker = CircuitBreaker(self.policies.breaker) if self.protections.breaker else None
         jitter = component_rng(self.seed, "service-jitter", self.incarnation)
-        self.gateway = SimGateway(env, self.link, jitter, self.breaker, self.counters)
         self.timing = ServiceTiming(
             self.params,
-            self.settings.db_pool_size,
+            settings.db_pool_size,
             component_rng(self.seed, "service-time", self.incarnation),
         )
-        self._wakeup = env.event()
+        self.store.timing = self.timing
+        gateway = CalendarGateway(
+            self.client, self.clock, jitter, self.policies.retry, self.breaker, self.counters
+        )
+        self._processes = set()
+        self.ports = Ports(
+            settings=settings,
+            policies=self.policies,
+            clock=self.clock,
+            rng=jitter,
+            store=self.store,
+            gateway=gateway,
+            breaker=self.breaker,
+            crash=SimCrash(self, self.crash_points),
+            ids=self._ids,
+            metrics=self.counters,
+            relay_wakeup=SimWakeup(env),
+            tasks=SimTasks(env, self._processes),
+        )
+        self.front = RequestFront(self.ports, settings)
         self.up = True
-        self.relay = SimRelay(self) if self.settings.relay_enabled else None
+        if settings.relay_enabled:
+            self._spawn(OutboxRelay(self.ports).run_forever())
+            if settings.reconcile_interval_s > 0:
+                self._spawn(Reconciler(self.ports).run_forever())
 
-    def crash_point(self, point: str) -> None:
-        """The flows pass a crash point: die here if it is armed for this passage."""
-        if self.crash_switch.armed is not None and self.crash_switch.hit(point):
-            self.crash()
-            raise ServiceCrashed(point)
+    def _spawn(self, flow: Coroutine[Any, Any, None]) -> None:
+        self._processes.add(self.env.process(_until_death(flow)))
 
     def crash(self) -> None:
         """kill -9: interrupt everything in flight, then restart after `restart_s`."""
@@ -98,39 +131,25 @@ class ServiceHost:
         self.crashes.append(env.now)
         if self.breaker is not None:
             self.counters.breaker_opens_before += self.breaker.open_count
-        for process in list(self._inflight.values()):
+        for process in [*self._inflight.values(), *self._processes]:
             if process is not active and process.is_alive:
                 process.interrupt("crash")
-        if self.relay is not None:
-            self.relay.stop(active)
+        self._processes.clear()
         restart = env.timeout(self.params.restart_s)
         restart.callbacks.append(lambda _: self.start())
 
     def retire(self) -> None:
-        """The run is over (its processes closed, `sim.release`): forget the relay, which refers
-        back to the host — a cycle that would leave the whole database to the cyclic collector."""
-        self.relay = None
+        """The run is over (its processes closed, `sim.release`): drop the incarnation, whose
+        ports refer back to the host — a cycle that would leave the whole database to the cyclic
+        collector."""
+        self._processes = set()
+        del self.ports, self.front
 
     def breaker_open_count(self) -> int:
         current = self.breaker.open_count if self.breaker is not None else 0
         return self.counters.breaker_opens_before + current
 
-    # -- what the flows use ------------------------------------------------------------------
-    def new_id(self) -> str:
-        """A fresh appointment, hold or saga id (the service's uuid4, from a seeded RNG)."""
-        return random_id(self._ids)
-
-    def wake_relay(self) -> None:
-        if not self._wakeup.triggered:
-            self._wakeup.succeed()
-
-    def relay_wakeup(self) -> simpy.Event:
-        """The event the relay waits on: cleared (a new one) once it has fired."""
-        if self._wakeup.triggered:
-            self._wakeup = self.env.event()
-        return self._wakeup
-
-    # -- requests ---------------------------------------------------------------------------
+    # -- requests ----------------------------------------------------------------------------
     def enter(self, process: simpy.Process) -> int | None:
         """A request's process enters the service: its ticket, or None when over the limit
         (`max_in_flight`: 503). Pair with `leave`."""
@@ -144,21 +163,20 @@ class ServiceHost:
     def leave(self, ticket: int) -> None:
         del self._inflight[ticket]
 
-    def flow(
-        self, planned: PlannedRequest, fingerprint: str | None, request_id: str, arrived: float
-    ) -> Generator[Any, Any, booking.Answer]:
-        """The flow that answers `planned`, arriving at `arrived` (run it with `yield from`
+    def serve(self, planned: PlannedRequest, arrived: float) -> Generator[Any, Any, Reply]:
+        """Answer `planned`, which reached the service at `arrived` (run it with `yield from`
         between `enter` and `leave`; a crash interrupts it with `simpy.Interrupt` or, in the
         process that reached the crash point, `ServiceCrashed`)."""
-        operation = planned.operation
-        if operation in _CREATES:
-            return booking.create(self, planned, fingerprint or "", request_id, arrived)
-        if operation in _READS:
-            return booking.read(self, planned, arrived)
-        if operation == "cancel":
-            return changes.cancel(self, planned, fingerprint or "", arrived)
-        return changes.reschedule(self, planned, fingerprint or "", arrived)
+        env = self.env
+        parsed = self.timing.front_cpu(arrived, planned.operation)
+        if parsed > env.now:
+            yield env.timeout(parsed - env.now)
+        return (yield from drive(self.front.reply(planned, self.clock.epoch_s + arrived)))
 
 
-_CREATES = frozenset({"create", "replay", "conflict"})
-_READS = frozenset({"get", "list"})
+def _until_death(flow: Coroutine[Any, Any, None]) -> Generator[Any, Any, None]:
+    """A background flow (relay, reconciler) in its own process, ended by a crash."""
+    try:
+        yield from drive(flow)
+    except (simpy.Interrupt, ServiceCrashed):
+        return

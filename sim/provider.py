@@ -275,6 +275,11 @@ class SimProvider:
             if e[7] is not None and e[7] <= until
         ]
 
+    def create_calls(self) -> list[str]:
+        """The key of every create call received, in arrival order (what real mode counts per
+        key from `GET /_control/calls`)."""
+        return [e[3] for e in self._calls if e[1] == "POST"]
+
     def events(self) -> list[ProviderEvent]:
         """The ground truth, in creation order (`GET /_control/events`, its JSON as
         `fakes.calendar.schemas.event_to_json` writes it)."""

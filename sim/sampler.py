@@ -42,12 +42,16 @@ class MetricSampler:
             return
         now = self.env.now
         breaker = host.breaker
-        state = _STATES[breaker.state(now).value] if breaker is not None else BreakerState.CLOSED
+        state = (
+            _STATES[breaker.state(host.clock.now()).value]
+            if breaker is not None
+            else BreakerState.CLOSED
+        )
         counters = host.counters
         self.samples.append(
             MetricSample(
                 t_s=round(now, 6),
-                outbox_length=len(host.state.open_rows),
+                outbox_length=len(host.memory.open_rows),
                 breaker_state=state,
                 retries_total=counters.retries_total,
                 calendar_calls_total=counters.calendar_calls_total,

@@ -64,7 +64,7 @@ class TimelinePlayer:
         elif isinstance(fault, NetworkFault):
             self.network.add(index, fault)
         elif isinstance(fault, CrashFault):
-            self.host.crash_switch.arm(fault.params.point, fault.params.nth)
+            self.host.crash_points.arm(f"{fault.params.point}:{fault.params.nth}")
         else:  # pragma: no cover - the spec's union is closed
             raise TypeError(f"unknown fault {fault!r}")
 

@@ -68,6 +68,13 @@ class ServiceTiming:
             return cpu_s * math.exp(self._sigma * self._rng.gauss(0.0, 1.0))
         return cpu_s
 
+    def front_cpu(self, arrival: float, operation: str) -> float:
+        """When a request arriving at `arrival` has been parsed and routed (CPU), before its
+        first transaction — which, like every later one, `step` times with its own slice (so the
+        slice is taken off here: the request's CPU stays `cpu_<op>_ms` in all)."""
+        cpu_s = self._spread(self._before_s[operation]) - self._slice_s
+        return self._run_cpu(arrival, cpu_s if cpu_s > 0.0 else 0.0)
+
     def front(self, arrival: float, operation: str, write: bool) -> float:
         """When a request arriving at `arrival` has parsed (CPU) and run its first transaction."""
         cpu_end = self._run_cpu(arrival, self._spread(self._before_s[operation]))

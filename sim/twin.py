@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import operator
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -23,8 +24,15 @@ from typing import Any
 
 import simpy
 
-from scenarios.evidence import AppointmentState, AppointmentStatus, ExternalState, RunEvidence
+from scenarios.evidence import (
+    AppointmentState,
+    AppointmentStatus,
+    ExternalState,
+    RunEvidence,
+    attempts_per_request,
+)
 from scenarios.spec import Scenario
+from service.booking.model import isoformat_utc
 from service.resilience.lifecycle import AppointmentStatus as ServiceStatus
 from service.resilience.lifecycle import ExternalState as ServiceExternal
 from service.settings import Settings
@@ -35,7 +43,7 @@ from sim.config import TwinParams, apply_overrides, service_settings, unknown_se
 from sim.fast_paths import record_maker
 from sim.host import ServiceHost
 from sim.network import NetworkPath
-from sim.provider import SimProvider
+from sim.provider import SIM_EPOCH, SimProvider
 from sim.release import release_run
 from sim.sampler import MetricSampler
 from sim.timeline import TimelinePlayer
@@ -90,21 +98,16 @@ def simulate_run(
         f"setting '{name}' is not a service setting; both modes ignore it"
         for name in unknown_settings(scenario.settings)
     ]
-    if settings.relay_enabled and 0 < settings.reconcile_interval_s < scenario.run_s:
-        notes.append(
-            f"the reconciler (every {settings.reconcile_interval_s:g} s) is not in the twin; "
-            "orphans it would delete stay"
-        )
     run_s = scenario.run_s
     env = simpy.Environment()
     provider = SimProvider(env, seed)
     network = NetworkPath(params.provider_rtt_ms / 2000.0, component_rng(seed, "network"))
-    link = CalendarLink(env, network, provider, params)
+    link = CalendarLink(env, network, provider, params, SIM_EPOCH.timestamp())
     host = ServiceHost(env, settings, params, link, seed)
     load = LoadModel(env, scenario, seed, host, params)
     timeline = TimelinePlayer(env, scenario, seed, provider, network, host)
     sampler = MetricSampler(env, host, run_s)
-    with _collector_paused():
+    with _collector_paused(), _service_logs_quiet():
         env.run(until=run_s)
         sampler.final()
         evidence = _evidence(
@@ -117,8 +120,8 @@ def simulate_run(
         notes.append(
             f"service crashed {len(host.crashes)}x at its crash point (t={times} s) and restarted"
         )
-    if host.crash_switch.armed is not None:
-        notes.append(f"crash point {host.crash_switch.armed} was armed but not reached")
+    if host.crash_points.armed is not None:
+        notes.append(f"crash point {host.crash_points.armed} was armed but not reached")
     return SimRun(evidence, tuple(notes), run_s)
 
 
@@ -134,21 +137,36 @@ def _evidence(
     sampler: MetricSampler,
 ) -> RunEvidence:
     """What the run gathered, as real mode gathers it."""
+    records = tuple(sorted(load.records, key=_BY_START))
     return RunEvidence(
         scenario=scenario.name,
         seed=seed,
         mode="sim",
         duration_s=round(scenario.load.duration_s, 6),
-        requests=tuple(sorted(load.records, key=_BY_START)),
+        requests=records,
         provider_events=tuple(provider.events()),
         provider_calls=tuple(provider.calls(run_s)),
         appointments=tuple(_appointments(host)),
         phases=tuple(timeline.phases(run_s)),
         samples=tuple(sampler.samples),
         retry_bound=settings.retry_max_attempts * (1 + settings.outbox_max_attempts),
-        calendar_attempts=_attempts_by_request(host),
-        dead_lettered=host.state.dead_lettered,
+        calendar_attempts=attempts_per_request(provider.create_calls(), records),
+        dead_lettered=host.memory.dead_lettered,
     )
+
+
+@contextlib.contextmanager
+def _service_logs_quiet() -> Iterator[None]:
+    """The service's flows log as they would in production (compensations, dead letters); in the
+    twin nobody reads those lines, and thousands of them would go to stderr through logging's
+    last-resort handler. Silenced for the run, restored after."""
+    logger = logging.getLogger("service")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -168,28 +186,17 @@ def _collector_paused() -> Iterator[None]:
 
 def _appointments(host: ServiceHost) -> list[AppointmentState]:
     # AppointmentState(id, resource_id, start, end, status, external_state, external_id,
-    # idempotency_key)
+    # idempotency_key): as real mode reads them from `GET /v1/appointments` (no key there)
     return [
         _new_appointment(
             a.id,
             a.resource_id,
-            a.start,
-            a.end,
+            isoformat_utc(a.start_time),
+            isoformat_utc(a.end_time),
             _STATUS[a.status],
-            _EXTERNAL[a.external],
+            _EXTERNAL[a.external_state],
             a.external_id,
-            a.key,
+            None,
         )
-        for a in host.state.listed()
+        for a in host.memory.appointments()
     ]
-
-
-def _attempts_by_request(host: ServiceHost) -> dict[str, int]:
-    """Create attempts per booking (inline and relay), under the request that created it."""
-    appointments = host.state.appointments
-    counted: dict[str, int] = {}
-    for appointment_id, attempts in host.counters.create_attempts.items():
-        appointment = appointments.get(appointment_id)
-        if appointment is not None and appointment.request_id is not None:
-            counted[appointment.request_id] = attempts
-    return dict(sorted(counted.items()))

@@ -16,10 +16,10 @@ import pytest
 from service.calendar.aiohttp_client import AiohttpCalendarClient
 from service.calendar.client import HttpCalendarClient
 from service.calendar.contract import CalendarClient, EventSpec
-from service.system_clock import LoopClock
 from service.resilience.outcomes import OutcomeKind
 from service.runtime import build_calendar_client
 from service.settings import CALENDAR_CLIENTS, Settings
+from service.system_clock import LoopClock
 from tests.service.live_stack import Provider
 
 pytestmark = pytest.mark.integration

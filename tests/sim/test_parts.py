@@ -20,15 +20,15 @@ from fakes.calendar.schemas import event_to_json
 from fakes.calendar.store import EventDraft
 from scenarios.pacing import user_request_due_s
 from scenarios.spec import parse_scenario
+from service.calendar.contract import EventSpec
 from service.resilience.outcomes import OutcomeKind
 from service.settings import SettingsError
-from sim import settle
+from sim.calendar_client import SimCalendarClient
 from sim.calendar_link import CalendarLink, Confirmation
 from sim.components import component_rng
 from sim.config import TwinParams, apply_overrides, service_settings, unknown_settings
 from sim.network import NEVER, NetworkPath
 from sim.provider import ProviderRequest, SimProvider
-from sim.state import Appointment
 
 START = datetime(2030, 1, 7, 8, tzinfo=UTC)
 
@@ -145,9 +145,7 @@ def test_overrides_reach_the_scenario_and_the_twin_and_say_what_is_wrong() -> No
         apply_overrides(base, {"load.users": 0})
 
 
-@pytest.mark.parametrize(
-    "name", ["sim.queueing", "sim.components", "sim.crash_points", "sim.config", "sim.twin"]
-)
+@pytest.mark.parametrize("name", ["sim.queueing", "sim.components", "sim.config", "sim.twin"])
 def test_docstring_examples(name: str) -> None:
     results = doctest.testmod(importlib.import_module(name), verbose=False, report=False)
     assert results.attempted > 0 and results.failed == 0
@@ -156,14 +154,16 @@ def test_docstring_examples(name: str) -> None:
 def test_events_show_their_times_as_the_fake_writes_them_whatever_text_the_body_had() -> None:
     env = simpy.Environment()
     provider = SimProvider(env, 1)
+    network = NetworkPath(0.0005, component_rng(1, "network"))
+    client = SimCalendarClient(CalendarLink(env, network, provider, TwinParams()))
     for number, (start, end) in enumerate(
         [
             ("2030-01-07T08:00:00Z", "2030-01-07T08:30:00Z"),  # stands for itself
             ("2030-01-07T09:00:00+00:00", "2030-01-07T09:30:00.000000Z"),  # written out again
         ]
     ):
-        appointment = Appointment(f"a{number}", "r1", start, end, "s", None, None, None)
-        provider.receive(settle.create_request(appointment, provider_key=True), caller_gone_at=1.0)
+        spec = EventSpec("r1", start, end, "s", f"a{number}", f"a{number}")
+        provider.receive(client._create_request(spec), caller_gone_at=1.0)
     shown = [event_to_json(event) for event in provider.store.all()]
     assert [(e.start, e.end) for e in provider.events()] == [(j["start"], j["end"]) for j in shown]
     assert provider.events()[1].start == "2030-01-07T09:00:00Z"

@@ -1,6 +1,7 @@
-"""Contract: the SimPy driver (`sim.driver.run_plan`) and the service's asyncio driver
-(`service.plan_driver.run_plan`, on a manual clock) take exactly the same attempts and sleeps at
-exactly the same times for one plan and seed, and both match the plan driven by hand.
+"""Contract: the service's plan driver (`service.plan_driver.run_plan`) takes exactly the same
+attempts and sleeps at exactly the same times for one plan and seed whether asyncio runs it (on a
+manual clock) or SimPy does (stepped by `sim.flow_driver.drive` on the twin's clock), and both
+match the plan driven by hand.
 
 The scripted provider, the scenarios and the asyncio harness are the service's own
 (`tests/service/test_plan_driver.py`, `tests/service/resilience/scripted_calls.py`), so the two
@@ -17,11 +18,14 @@ from typing import Any
 import pytest
 import simpy
 
+from service.plan_driver import run_plan
 from service.resilience.breaker import BreakerConfig, CircuitBreaker
 from service.resilience.deadline import Deadline
 from service.resilience.outcomes import Outcome
 from service.resilience.retry_plan import Attempt, Plan, PlanStatus, RetryPolicy, retry_plan
-from sim.driver import run_plan
+from sim.flow_driver import drive as drive_flow
+from sim.flow_driver import wait
+from sim.sim_ports import SimClock
 from tests.service.resilience.scripted_calls import (
     OK,
     RETRYABLE,
@@ -40,11 +44,11 @@ def drive_with_simpy(plan: Plan, script: Iterable[ScriptedCall], start: float) -
     provider = ScriptedProvider(script)
     steps: list[TimedStep] = []
 
-    def attempt(step: Attempt) -> Generator[Any, Any, Outcome]:
+    async def attempt(step: Attempt) -> Outcome:
         started_at = env.now
         steps.append((started_at, step))
         outcome = provider.next_call(step).outcome(step, started_at)
-        yield env.timeout(outcome.now - started_at)
+        await wait(env.timeout(outcome.now - started_at))
         return outcome
 
     def noting_sleeps(plan: Plan) -> Plan:
@@ -63,7 +67,7 @@ def drive_with_simpy(plan: Plan, script: Iterable[ScriptedCall], start: float) -
 
     def main() -> Generator[Any, Any, None]:
         wrapped = noting_sleeps(plan)
-        result.append((yield from run_plan(env, wrapped, attempt)))
+        result.append((yield from drive_flow(run_plan(wrapped, attempt, SimClock(env, 0.0)))))
 
     process = env.process(main())
     env.run(process)

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from scenarios.spec import load_catalog
+from service.booking.model import Appointment
 from sim import simulate
 from sim.host import ServiceHost
+from sim.memory_store import MemoryStore
 from sim.provider import SimProvider
-from sim.state import Appointment, ServiceState
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every way a run can end with work in flight: the relay polling, a backlog, a crash and
@@ -23,7 +24,7 @@ SCENARIOS = {
     for folder in ("catalog", "negative")
     for s in load_catalog(ROOT / "scenarios" / folder)
 }
-MODEL = (ServiceHost, ServiceState, SimProvider, Appointment)
+MODEL = (ServiceHost, MemoryStore, SimProvider, Appointment)
 
 
 @pytest.fixture
