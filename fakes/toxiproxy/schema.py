@@ -9,7 +9,8 @@ Pure: bodies arrive already decoded from JSON; nothing here does I/O or reads a 
 
 Where upstream is lax this is stricter, on purpose, with a message that says what to fix:
 unknown attribute names, negative or fractional attribute values, a toxicity outside 0..1 and a
-slicer whose sizes would make upstream loop forever are 400s instead of being accepted.
+slicer with `average_size < 1` or `size_variation > average_size` (upstream slices forever or
+panics on those) are 400s instead of being accepted.
 """
 
 from __future__ import annotations
@@ -318,9 +319,11 @@ def _attributes(
         values[key] = _attribute_value(key, value)
     if toxic_type is ToxicType.SLICER:
         average, variation = values["average_size"], values["size_variation"]
-        if average < 1 or variation >= average:
+        # Upstream accepts variation == average (it slices fine); below 1 it never stops
+        # slicing and above average it cuts backwards (a Go slice panic).
+        if average < 1 or variation > average:
             raise ApiError.bad_request_body(
-                "slicer needs average_size >= 1 and size_variation < average_size "
+                "slicer needs average_size >= 1 and size_variation <= average_size "
                 f"(got average_size={average}, size_variation={variation})"
             )
     return values

@@ -264,3 +264,22 @@ def test_the_plain_asyncio_loop_runs_the_same_proxy(echo_upstream, sockets, help
         with pytest.raises(ConnectionResetError):
             sock.recv(100)
             sock.recv(100)
+
+
+def test_slicer_with_variation_equal_to_average_slices_everything_through(
+    tp, tcp_server, sockets, helpers
+):
+    upstream = tcp_server(helpers.reply_with(1000))
+    proxy = tp.create_proxy("even", upstream=upstream.address)
+    # upstream accepts size_variation == average_size: slices of 1..100 bytes here
+    tp.add_toxic("even", "slicer", average_size=50, size_variation=50, delay=10_000)
+    sock = sockets(proxy.listen)
+    start = time.perf_counter()
+    sock.sendall(b"go")
+    pieces = []
+    while piece := sock.recv(65536):
+        pieces.append(piece)
+    elapsed = time.perf_counter() - start
+    assert b"".join(pieces) == b"x" * 1000
+    assert len(pieces) >= 4, [len(p) for p in pieces]
+    assert elapsed >= 0.09  # at least 10 slices of at most 100 bytes, 10 ms apart
