@@ -103,6 +103,7 @@ class ToxicType(StrEnum):
     RESET_PEER = "reset_peer"
     SLICER = "slicer"
     LIMIT_DATA = "limit_data"
+    NOOP = "noop"
 
 
 # Attribute names per type, with upstream's units; every attribute is an integer >= 0, default 0.
@@ -114,6 +115,7 @@ TOXIC_ATTRIBUTES: Mapping[ToxicType, tuple[str, ...]] = {
     ToxicType.RESET_PEER: ("timeout",),  # ms
     ToxicType.SLICER: ("average_size", "size_variation", "delay"),  # bytes, bytes, µs
     ToxicType.LIMIT_DATA: ("bytes",),  # bytes
+    ToxicType.NOOP: (),  # passes data through unchanged
 }
 
 

@@ -258,6 +258,19 @@ def test_toxic_defaults_are_upstreams():
     )
 
 
+def test_noop_takes_no_attributes_and_passes_everything_through():
+    spec = parse_toxic_create({"type": "noop", "attributes": {}})
+    assert (spec.type, dict(spec.attributes)) == (ToxicType.NOOP, {})
+    with pytest.raises(ApiError, match="unknown attribute 'latency' for toxic type noop"):
+        parse_toxic_create({"type": "noop", "attributes": {"latency": 5}})
+    stage = build_stage(spec, random.Random(1), 0.0)
+    stage.push(Chunk(b"same", 1.0))
+    stage.push(End(EndKind.EOF, 1.0))
+    out = stage.pull(1.0)
+    assert [(type(i).__name__, i.at) for i in out] == [("Chunk", 1.0), ("End", 1.0)]
+    assert out[0].data == b"same"
+
+
 def test_slicer_accepts_variation_up_to_the_average():
     equal = parse_toxic_create(
         {"type": "slicer", "attributes": {"average_size": 8, "size_variation": 8}}

@@ -283,3 +283,30 @@ def test_slicer_with_variation_equal_to_average_slices_everything_through(
     assert b"".join(pieces) == b"x" * 1000
     assert len(pieces) >= 4, [len(p) for p in pieces]
     assert elapsed >= 0.09  # at least 10 slices of at most 100 bytes, 10 ms apart
+
+
+def test_noop_passes_bytes_unchanged_and_is_managed_like_any_toxic(
+    tp, echo_upstream, sockets, helpers
+):
+    created = tp.create_proxy("quiet", upstream=echo_upstream.address)
+    sock = sockets(created.listen)
+    payload = bytes(range(256)) * 1000
+    with tp.bound() as server:
+        proxy = server.get_proxy("quiet")
+        proxy.add_toxic(type="noop")  # toxiproxy-python's own call, no attributes
+        proxy.add_toxic(type="noop", name="also_up", stream="upstream")
+        listed = proxy.toxics()
+        assert {name: (t.type, t.stream, t.attributes) for name, t in listed.items()} == {
+            "noop_downstream": ("noop", "downstream", {}),
+            "also_up": ("noop", "upstream", {}),
+        }
+        sock.sendall(payload)  # a connection from before the toxics: they reach it
+        assert helpers.recv_exactly(sock, len(payload)) == payload
+        assert helpers.round_trip_s(sockets(created.listen)) < 0.1  # and new ones
+
+        body = tp.update_toxic("quiet", "noop_downstream", toxicity=0.5)
+        assert (body["type"], body["toxicity"], body["attributes"]) == ("noop", 0.5, {})
+        assert proxy.destroy_toxic("noop_downstream") and proxy.destroy_toxic("also_up")
+        assert proxy.toxics() == {}
+    sock.sendall(payload)
+    assert helpers.recv_exactly(sock, len(payload)) == payload
