@@ -121,13 +121,23 @@ TOXIC_ATTRIBUTES: Mapping[ToxicType, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class ToxicSpec:
-    """One toxic as the API knows it. `attributes` holds every attribute of its type."""
+    """One toxic as the API knows it. `attributes` holds every attribute of its type.
+
+    `stream_as_sent` is the `stream` text of the request (`"UpStream"`): upstream matches the
+    direction case-insensitively but keeps and renders the text, so it is echoed back as sent.
+    Empty means `stream.value`.
+    """
 
     name: str
     type: ToxicType
     stream: Stream
     toxicity: float
     attributes: Mapping[str, int] = field(default_factory=dict)
+    stream_as_sent: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.stream_as_sent:
+            object.__setattr__(self, "stream_as_sent", self.stream.value)
 
 
 @dataclass(frozen=True)
@@ -146,7 +156,7 @@ def toxic_to_json(spec: ToxicSpec) -> dict[str, Any]:
         "attributes": dict(spec.attributes),
         "name": spec.name,
         "type": spec.type.value,
-        "stream": spec.stream.value,
+        "stream": spec.stream_as_sent,
         "toxicity": spec.toxicity,
     }
 
@@ -166,23 +176,28 @@ def parse_toxic_create(body: object) -> ToxicSpec:
     """Validate a `POST /proxies/{proxy}/toxics` body; fill upstream's defaults.
 
     Defaults: stream `downstream`, toxicity 1.0, name `<type>_<stream>`, attributes 0.
+    `stream` is matched ignoring case, as upstream (`"UpStream"` is upstream), and the default
+    name uses the text as sent (`latency_UpStream`), as upstream's `Sprintf("%s_%s", ...)` does.
     Raises `ApiError` (400) naming the field to fix.
+
+    >>> parse_toxic_create({"type": "latency", "stream": "UpStream"}).name
+    'latency_UpStream'
     """
     obj = _object(body)
     stream_text = _string(obj, "stream", default="downstream")
     try:
-        stream = Stream(stream_text)
+        stream = Stream(stream_text.lower())
     except ValueError:
         raise ApiError.invalid_stream() from None
     type_text = _string(obj, "type", default="")
-    name = _string(obj, "name", default="") or f"{type_text}_{stream.value}"
+    name = _string(obj, "name", default="") or f"{type_text}_{stream_text}"
     try:
         toxic_type = ToxicType(type_text)
     except ValueError:
         raise ApiError.invalid_toxic_type() from None
     toxicity = _toxicity(obj.get("toxicity", 1.0))
     attributes = _attributes(toxic_type, obj.get("attributes", {}), base=None)
-    return ToxicSpec(name, toxic_type, stream, toxicity, attributes)
+    return ToxicSpec(name, toxic_type, stream, toxicity, attributes, stream_as_sent=stream_text)
 
 
 def parse_toxic_update(current: ToxicSpec, body: object) -> ToxicSpec:

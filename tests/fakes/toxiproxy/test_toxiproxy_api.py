@@ -171,6 +171,26 @@ def test_toxic_defaults_update_and_listing(api, echo_upstream):
     assert api("GET", "/proxies/db/toxics/latency_upstream").status_code == 404
 
 
+def test_stream_in_any_case_names_the_toxic_as_sent(api, echo_upstream):
+    api("POST", "/proxies", json={"name": "db", "upstream": echo_upstream.address})
+    up = api("POST", "/proxies/db/toxics", json={"type": "latency", "stream": "UpStream"})
+    down = api("POST", "/proxies/db/toxics", json={"type": "noop", "stream": "DOWNSTREAM"})
+    assert (up.status_code, down.status_code) == (200, 200)
+    assert (up.json()["name"], up.json()["stream"]) == ("latency_UpStream", "UpStream")
+    assert (down.json()["name"], down.json()["stream"]) == ("noop_DOWNSTREAM", "DOWNSTREAM")
+    listed = [(t["name"], t["stream"]) for t in api("GET", "/proxies/db/toxics").json()]
+    assert listed == [("latency_UpStream", "UpStream"), ("noop_DOWNSTREAM", "DOWNSTREAM")]
+    # a second "upstream" toxic of the same type gets another default name: no clash
+    lower = api("POST", "/proxies/db/toxics", json={"type": "latency", "stream": "upstream"})
+    assert lower.json()["name"] == "latency_upstream"
+    patched = api(
+        "PATCH", "/proxies/db/toxics/latency_UpStream", json={"attributes": {"latency": 7}}
+    )
+    assert (patched.json()["attributes"]["latency"], patched.json()["stream"]) == (7, "UpStream")
+    assert api("DELETE", "/proxies/db/toxics/latency_UpStream").status_code == 204
+    assert api("DELETE", "/proxies/db/toxics/noop_DOWNSTREAM").status_code == 204
+
+
 def test_update_proxy_with_post_or_patch(api, echo_upstream, tcp_server, helpers):
     created = api("POST", "/proxies", json={"name": "db", "upstream": echo_upstream.address})
     listen = created.json()["listen"]

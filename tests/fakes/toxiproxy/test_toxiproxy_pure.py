@@ -30,6 +30,7 @@ from fakes.toxiproxy.schema import (
     parse_proxy_update,
     parse_toxic_create,
     parse_toxic_update,
+    toxic_to_json,
 )
 from fakes.toxiproxy.toxics import Chunk, End, EndKind, Passthrough, build_stage
 
@@ -256,6 +257,20 @@ def test_toxic_defaults_are_upstreams():
     assert spec == ToxicSpec(
         "slow_close_downstream", ToxicType.SLOW_CLOSE, Stream.DOWNSTREAM, 1.0, {"delay": 0}
     )
+
+
+def test_stream_is_matched_ignoring_case_and_kept_as_sent():
+    spec = parse_toxic_create({"type": "latency", "stream": "UpStream"})
+    assert (spec.stream, spec.name) == (Stream.UPSTREAM, "latency_UpStream")
+    assert toxic_to_json(spec)["stream"] == "UpStream"
+    named = parse_toxic_create({"type": "latency", "stream": "DOWNSTREAM", "name": "slow"})
+    assert (named.stream, named.name) == (Stream.DOWNSTREAM, "slow")
+    assert parse_toxic_create({"type": "noop"}).name == "noop_downstream"
+    updated = parse_toxic_update(spec, {"toxicity": 0.5})
+    assert toxic_to_json(updated)["stream"] == "UpStream"
+    for bad in ("", "up", "upstreams", "sideways"):
+        with pytest.raises(ApiError, match="stream was invalid"):
+            parse_toxic_create({"type": "latency", "stream": bad})
 
 
 def test_noop_takes_no_attributes_and_passes_everything_through():

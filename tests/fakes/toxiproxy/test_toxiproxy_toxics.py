@@ -310,3 +310,22 @@ def test_noop_passes_bytes_unchanged_and_is_managed_like_any_toxic(
         assert proxy.toxics() == {}
     sock.sendall(payload)
     assert helpers.recv_exactly(sock, len(payload)) == payload
+
+
+def test_stream_is_matched_ignoring_case(tp, tcp_server, sockets, helpers):
+    def greet_then_echo(sock: socket.socket) -> None:
+        sock.sendall(b"hello")
+        helpers.echo(sock)
+
+    upstream = tcp_server(greet_then_echo)
+    created = tp.create_proxy("cased", upstream=upstream.address)
+    with tp.bound() as server:
+        proxy = server.get_proxy("cased")
+        proxy.add_toxic(type="latency", stream="UpStream", attributes={"latency": 300})
+        toxic = proxy.get_toxic("latency_UpStream")
+        assert (toxic.stream, toxic.attributes["latency"]) == ("UpStream", 300)  # as sent
+    sock = sockets(created.listen)
+    start = time.perf_counter()
+    assert helpers.recv_exactly(sock, 5) == b"hello"
+    assert time.perf_counter() - start < 0.2  # server -> client is not delayed
+    assert helpers.round_trip_s(sock) >= 0.3  # client -> server is: "UpStream" is upstream
