@@ -2,8 +2,8 @@
 
 No Toxiproxy binary is needed: `python -m fakes.toxiproxy` (or `EmbeddedToxiproxy` in-process)
 serves upstream's HTTP API, so the `toxiproxy-python` client works against it unchanged, and
-implements its toxics (latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data;
-upstream/downstream; toxicity) with every random draw seeded, so runs repeat.
+implements its toxics (latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data,
+noop; upstream/downstream; toxicity) with every random draw seeded, so runs repeat.
 
 Modules, one job each: `schema` (API shapes and errors), `rng` (seeded draws), `toxics` (what a
 toxic does to a byte stream, pure), `link` (one direction of a connection), `connection` (one

@@ -95,12 +95,13 @@ class _Handlers:
         return JSONResponse(self._proxy(request).to_json())
 
     async def update_proxy(self, request: Request) -> Response:
-        proxy = self._proxy(request)
-        await proxy.update(parse_proxy_update(proxy.spec, await _json_body(request)))
+        # Absent fields default to the proxy's current ones, read before the change as upstream.
+        spec = parse_proxy_update(self._proxy(request).spec, await _json_body(request))
+        proxy = await self.registry.update(spec)
         return JSONResponse(proxy.to_json())
 
     async def delete_proxy(self, request: Request) -> Response:
-        self.registry.delete(request.path_params["proxy"])
+        await self.registry.delete(request.path_params["proxy"])
         return Response(status_code=204)
 
     async def list_toxics(self, request: Request) -> Response:

@@ -75,15 +75,23 @@ def draw_slice_offsets(
     Returns ascending offsets from 0 to `size` inclusive; slice i is `data[o[i]:o[i+1]]`. Splits
     in two near the middle (shifted by a draw in `[-size_variation, size_variation)`) until each
     piece is at most `average_size + size_variation`, as upstream's slicer does. Requires
-    `average_size >= 1` and `0 <= size_variation < average_size`, which keeps every slice
-    non-empty and the recursion finite.
+    `average_size >= 1` and `0 <= size_variation <= average_size`; every slice is non-empty and
+    every split makes both pieces smaller, so it ends after at most `size` splits.
+
+    With `size_variation == average_size` upstream's draw can put the cut at the very start of
+    a piece of `2 * average_size + 1` bytes: it emits an empty slice and splits the same piece
+    again. Such a draw is left out of the range here, so the slices that carry bytes follow
+    upstream's size distribution, with no empty slice and no repeat. (With `size_variation < average_size`
+    that draw cannot happen and the range is upstream's, draw for draw.)
 
     >>> draw_slice_offsets(random.Random(0), 10, 4, 0)
     [0, 2, 5, 7, 10]
+    >>> draw_slice_offsets(random.Random(0), 3, 1, 1)
+    [0, 1, 3]
     """
-    if average_size < 1 or not 0 <= size_variation < average_size:
+    if average_size < 1 or not 0 <= size_variation <= average_size:
         raise ValueError(
-            f"slicer needs average_size >= 1 and 0 <= size_variation < average_size "
+            f"slicer needs average_size >= 1 and 0 <= size_variation <= average_size "
             f"(got average_size={average_size}, size_variation={size_variation})"
         )
     offsets = [0]
@@ -96,8 +104,15 @@ def draw_slice_offsets(
         if end - start - average_size <= size_variation:
             offsets.append(end)
             continue
-        shift = rng.randrange(2 * size_variation) - size_variation if size_variation else 0
-        mid = start + (end - start) // 2 + shift
+        half = (end - start) // 2
+        shift = 0
+        if size_variation:
+            # The piece is longer than average + variation, so half >= variation and the
+            # right piece keeps >= 2 bytes; only a cut at `start` (half == variation, i.e.
+            # variation == average) would be empty: start the range one byte later.
+            low = max(-size_variation, 1 - half)
+            shift = rng.randrange(low, size_variation)
+        mid = start + half + shift
         pending.append((mid, end))
         pending.append((start, mid))
     return offsets

@@ -9,7 +9,8 @@ Pure: bodies arrive already decoded from JSON; nothing here does I/O or reads a 
 
 Where upstream is lax this is stricter, on purpose, with a message that says what to fix:
 unknown attribute names, negative or fractional attribute values, a toxicity outside 0..1 and a
-slicer whose sizes would make upstream loop forever are 400s instead of being accepted.
+slicer with `average_size < 1` or `size_variation > average_size` (upstream slices forever or
+panics on those) are 400s instead of being accepted.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class ToxicType(StrEnum):
     RESET_PEER = "reset_peer"
     SLICER = "slicer"
     LIMIT_DATA = "limit_data"
+    NOOP = "noop"
 
 
 # Attribute names per type, with upstream's units; every attribute is an integer >= 0, default 0.
@@ -113,18 +115,29 @@ TOXIC_ATTRIBUTES: Mapping[ToxicType, tuple[str, ...]] = {
     ToxicType.RESET_PEER: ("timeout",),  # ms
     ToxicType.SLICER: ("average_size", "size_variation", "delay"),  # bytes, bytes, µs
     ToxicType.LIMIT_DATA: ("bytes",),  # bytes
+    ToxicType.NOOP: (),  # passes data through unchanged
 }
 
 
 @dataclass(frozen=True)
 class ToxicSpec:
-    """One toxic as the API knows it. `attributes` holds every attribute of its type."""
+    """One toxic as the API knows it. `attributes` holds every attribute of its type.
+
+    `stream_as_sent` is the `stream` text of the request (`"UpStream"`): upstream matches the
+    direction case-insensitively but keeps and renders the text, so it is echoed back as sent.
+    Empty means `stream.value`.
+    """
 
     name: str
     type: ToxicType
     stream: Stream
     toxicity: float
     attributes: Mapping[str, int] = field(default_factory=dict)
+    stream_as_sent: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.stream_as_sent:
+            object.__setattr__(self, "stream_as_sent", self.stream.value)
 
 
 @dataclass(frozen=True)
@@ -143,7 +156,7 @@ def toxic_to_json(spec: ToxicSpec) -> dict[str, Any]:
         "attributes": dict(spec.attributes),
         "name": spec.name,
         "type": spec.type.value,
-        "stream": spec.stream.value,
+        "stream": spec.stream_as_sent,
         "toxicity": spec.toxicity,
     }
 
@@ -163,23 +176,28 @@ def parse_toxic_create(body: object) -> ToxicSpec:
     """Validate a `POST /proxies/{proxy}/toxics` body; fill upstream's defaults.
 
     Defaults: stream `downstream`, toxicity 1.0, name `<type>_<stream>`, attributes 0.
+    `stream` is matched ignoring case, as upstream (`"UpStream"` is upstream), and the default
+    name uses the text as sent (`latency_UpStream`), as upstream's `Sprintf("%s_%s", ...)` does.
     Raises `ApiError` (400) naming the field to fix.
+
+    >>> parse_toxic_create({"type": "latency", "stream": "UpStream"}).name
+    'latency_UpStream'
     """
     obj = _object(body)
     stream_text = _string(obj, "stream", default="downstream")
     try:
-        stream = Stream(stream_text)
+        stream = Stream(stream_text.lower())
     except ValueError:
         raise ApiError.invalid_stream() from None
     type_text = _string(obj, "type", default="")
-    name = _string(obj, "name", default="") or f"{type_text}_{stream.value}"
+    name = _string(obj, "name", default="") or f"{type_text}_{stream_text}"
     try:
         toxic_type = ToxicType(type_text)
     except ValueError:
         raise ApiError.invalid_toxic_type() from None
     toxicity = _toxicity(obj.get("toxicity", 1.0))
     attributes = _attributes(toxic_type, obj.get("attributes", {}), base=None)
-    return ToxicSpec(name, toxic_type, stream, toxicity, attributes)
+    return ToxicSpec(name, toxic_type, stream, toxicity, attributes, stream_as_sent=stream_text)
 
 
 def parse_toxic_update(current: ToxicSpec, body: object) -> ToxicSpec:
@@ -318,9 +336,11 @@ def _attributes(
         values[key] = _attribute_value(key, value)
     if toxic_type is ToxicType.SLICER:
         average, variation = values["average_size"], values["size_variation"]
-        if average < 1 or variation >= average:
+        # Upstream accepts variation == average (it slices fine); below 1 it never stops
+        # slicing and above average it cuts backwards (a Go slice panic).
+        if average < 1 or variation > average:
             raise ApiError.bad_request_body(
-                "slicer needs average_size >= 1 and size_variation < average_size "
+                "slicer needs average_size >= 1 and size_variation <= average_size "
                 f"(got average_size={average}, size_variation={variation})"
             )
     return values

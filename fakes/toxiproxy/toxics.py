@@ -20,7 +20,8 @@ Semantics follow upstream Toxiproxy's toxics (attribute names and units in `sche
   saw data (0: never); removing it closes the connection too (upstream's Cleanup);
 - reset_peer: the first item starts a `timeout` ms timer, then the connection is reset (RST);
 - slicer: each chunk cut into slices of `average_size ± size_variation` bytes, `delay` µs apart;
-- limit_data: passes `bytes` bytes in total, then closes the connection.
+- limit_data: passes `bytes` bytes in total, then closes the connection;
+- noop: passes everything through unchanged (a `Passthrough`, like upstream's NoopToxic).
 A toxic whose toxicity draw misses a connection becomes a `Passthrough` on it.
 
 Randomness: each stage draws from the `random.Random` it is given (see `rng.py`).
@@ -140,6 +141,8 @@ def build_stage(
         case ToxicType.LIMIT_DATA:
             sent = previous.sent_bytes if isinstance(previous, LimitDataStage) else 0
             return LimitDataStage(attrs["bytes"], sent)
+        case ToxicType.NOOP:
+            return Passthrough()
     raise AssertionError(f"unhandled toxic type {spec.type}")
 
 
@@ -190,7 +193,7 @@ class _Fifo:
 
 
 class Passthrough(_Fifo):
-    """A toxic that missed this connection (toxicity): everything passes at once."""
+    """A toxic that missed this connection (toxicity), or a noop: everything passes at once."""
 
     effective = False
 

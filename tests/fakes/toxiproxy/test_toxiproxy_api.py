@@ -6,10 +6,17 @@ need to see status codes and bodies it hides.
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import time
+
 import pytest
 import requests
 from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
+
+from fakes.toxiproxy.proxy import resolve_listen
+from fakes.toxiproxy.schema import ApiError
 
 pytestmark = pytest.mark.integration
 
@@ -164,6 +171,26 @@ def test_toxic_defaults_update_and_listing(api, echo_upstream):
     assert api("GET", "/proxies/db/toxics/latency_upstream").status_code == 404
 
 
+def test_stream_in_any_case_names_the_toxic_as_sent(api, echo_upstream):
+    api("POST", "/proxies", json={"name": "db", "upstream": echo_upstream.address})
+    up = api("POST", "/proxies/db/toxics", json={"type": "latency", "stream": "UpStream"})
+    down = api("POST", "/proxies/db/toxics", json={"type": "noop", "stream": "DOWNSTREAM"})
+    assert (up.status_code, down.status_code) == (200, 200)
+    assert (up.json()["name"], up.json()["stream"]) == ("latency_UpStream", "UpStream")
+    assert (down.json()["name"], down.json()["stream"]) == ("noop_DOWNSTREAM", "DOWNSTREAM")
+    listed = [(t["name"], t["stream"]) for t in api("GET", "/proxies/db/toxics").json()]
+    assert listed == [("latency_UpStream", "UpStream"), ("noop_DOWNSTREAM", "DOWNSTREAM")]
+    # a second "upstream" toxic of the same type gets another default name: no clash
+    lower = api("POST", "/proxies/db/toxics", json={"type": "latency", "stream": "upstream"})
+    assert lower.json()["name"] == "latency_upstream"
+    patched = api(
+        "PATCH", "/proxies/db/toxics/latency_UpStream", json={"attributes": {"latency": 7}}
+    )
+    assert (patched.json()["attributes"]["latency"], patched.json()["stream"]) == (7, "UpStream")
+    assert api("DELETE", "/proxies/db/toxics/latency_UpStream").status_code == 204
+    assert api("DELETE", "/proxies/db/toxics/noop_DOWNSTREAM").status_code == 204
+
+
 def test_update_proxy_with_post_or_patch(api, echo_upstream, tcp_server, helpers):
     created = api("POST", "/proxies", json={"name": "db", "upstream": echo_upstream.address})
     listen = created.json()["listen"]
@@ -249,3 +276,142 @@ def test_an_embedded_server_on_a_taken_port_fails_to_start():
         with pytest.raises(OSError, match="in use"):
             server.start()
         server.stop()  # idempotent after a failed start
+
+
+# -- listen addresses are compared resolved (upstream #631) -----------------------------------
+
+
+def _port(listen: str) -> str:
+    return listen.rsplit(":", 1)[1]
+
+
+def test_populate_with_a_host_name_for_the_same_address_keeps_the_live_proxy(
+    api, echo_upstream, sockets, helpers
+):
+    created = api(
+        "POST",
+        "/populate",
+        json=[{"name": "db", "listen": "localhost:0", "upstream": echo_upstream.address}],
+    )
+    listen = created.json()["proxies"][0]["listen"]
+    assert listen.startswith("127.0.0.1:")  # a name binds, and reports, its IPv4 address (Go)
+    api("POST", "/proxies/db/toxics", json={"type": "latency", "attributes": {"latency": 150}})
+    live = sockets(listen)
+    assert helpers.round_trip_s(live, b"before") >= 0.15
+
+    again = api(
+        "POST",
+        "/populate",
+        json=[
+            {
+                "name": "db",
+                "listen": f"localhost:{_port(listen)}",
+                "upstream": echo_upstream.address,
+            }
+        ],
+    )
+    assert again.status_code == 201
+    kept = again.json()["proxies"][0]
+    assert kept["listen"] == listen
+    assert [t["name"] for t in kept["toxics"]] == ["latency_downstream"]
+    # the connection opened before the populate still carries data, through the same toxic
+    assert helpers.round_trip_s(live, b"after") >= 0.15
+    assert echo_upstream.accepted == 1
+
+
+def test_patch_with_a_host_name_for_the_same_address_keeps_the_live_proxy(
+    api, echo_upstream, sockets, helpers
+):
+    listen = api("POST", "/proxies", json={"name": "db", "upstream": echo_upstream.address}).json()[
+        "listen"
+    ]
+    api("POST", "/proxies/db/toxics", json={"type": "latency", "attributes": {"latency": 150}})
+    live = sockets(listen)
+    assert helpers.round_trip_s(live) >= 0.15
+    for method in ("PATCH", "POST"):
+        same = api(method, "/proxies/db", json={"listen": f"localhost:{_port(listen)}"})
+        assert same.status_code == 200
+        assert (same.json()["listen"], len(same.json()["toxics"])) == (listen, 1)
+    assert helpers.round_trip_s(live) >= 0.15
+
+
+def test_a_really_different_listen_address_still_restarts_the_proxy(
+    api, echo_upstream, sockets, helpers
+):
+    listen = api("POST", "/proxies", json={"name": "db", "upstream": echo_upstream.address}).json()[
+        "listen"
+    ]
+    api("POST", "/proxies/db/toxics", json={"type": "latency"})
+    live = sockets(listen)
+    helpers.round_trip_s(live)
+    moved = api(
+        "POST",
+        "/populate",
+        json=[{"name": "db", "listen": "localhost:0", "upstream": echo_upstream.address}],
+    ).json()["proxies"][0]
+    assert moved["listen"] != listen and moved["toxics"] == []  # replaced, as upstream
+    assert live.recv(10) == b""  # the old proxy's connection was closed
+    assert helpers.round_trip_s(sockets(moved["listen"])) < 0.5
+
+
+def test_a_listen_name_that_does_not_resolve_is_a_500_and_changes_nothing(
+    api, echo_upstream, sockets, helpers
+):
+    listen = api("POST", "/proxies", json={"name": "db", "upstream": echo_upstream.address}).json()[
+        "listen"
+    ]
+    api("POST", "/proxies/db/toxics", json={"type": "latency"})
+    live = sockets(listen)
+    helpers.round_trip_s(live)
+    bad = "nosuchhost.invalid:7070"  # .invalid never resolves (RFC 6761)
+    populate = api(
+        "POST", "/populate", json=[{"name": "db", "listen": bad, "upstream": echo_upstream.address}]
+    )
+    patch = api("PATCH", "/proxies/db", json={"listen": bad})
+    create = api(
+        "POST", "/proxies", json={"name": "x", "listen": bad, "upstream": echo_upstream.address}
+    )
+    for response, prefix in (
+        (populate, "lookup"),
+        (patch, "lookup"),
+        (create, "listen tcp: lookup"),
+    ):
+        assert response.status_code == 500
+        assert response.json()["error"].startswith(f"{prefix} nosuchhost.invalid: "), (
+            response.json()
+        )
+    proxy = api("GET", "/proxies/db").json()
+    assert (proxy["listen"], proxy["enabled"], len(proxy["toxics"])) == (listen, True, 1)
+    assert helpers.round_trip_s(live) < 0.5  # still connected
+    assert "x" not in api("GET", "/proxies").json()
+
+
+async def test_resolving_a_listen_address_gives_what_a_listener_would_report():
+    assert await resolve_listen("localhost:7070") == "127.0.0.1:7070"
+    assert await resolve_listen("127.0.0.1:0") == "127.0.0.1:0"
+    assert await resolve_listen("[::1]:80") == "[::1]:80"
+    assert await resolve_listen(":7070") == "0.0.0.0:7070"  # every interface, as bound
+
+
+async def test_a_name_with_both_families_resolves_to_its_ipv4_address(monkeypatch):
+    async def both_families(host, port, **kwargs):
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+        ]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", both_families)
+    assert await resolve_listen("dual.example:7070") == "127.0.0.1:7070"  # as Go picks
+
+
+async def test_a_lookup_that_hangs_is_cut_off_with_a_500(monkeypatch):
+    async def never(host, port, **kwargs):
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", never)
+    monkeypatch.setattr("fakes.toxiproxy.proxy.RESOLVE_TIMEOUT_S", 0.05)
+    started = time.perf_counter()
+    with pytest.raises(ApiError) as caught:
+        await resolve_listen("slow.example:7070")
+    assert time.perf_counter() - started < 1.0
+    assert (caught.value.status, caught.value.message) == (500, "lookup slow.example: i/o timeout")

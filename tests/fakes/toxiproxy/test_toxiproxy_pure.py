@@ -6,6 +6,7 @@ No sockets, no sleeps: stages take time as `at`/`now`, draws a `random.Random`.
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 from hypothesis import given
@@ -29,6 +30,7 @@ from fakes.toxiproxy.schema import (
     parse_proxy_update,
     parse_toxic_create,
     parse_toxic_update,
+    toxic_to_json,
 )
 from fakes.toxiproxy.toxics import Chunk, End, EndKind, Passthrough, build_stage
 
@@ -80,22 +82,55 @@ def test_toxicity_extremes_and_one_draw_each():
 @given(
     size=st.integers(0, 5000),
     average=st.integers(1, 300),
-    variation_fraction=st.floats(0, 0.99),
+    variation_fraction=st.floats(0, 1),
     seed=st.integers(0, 2**32),
 )
 def test_slice_offsets_cover_the_data_in_bounded_non_empty_slices(
     size, average, variation_fraction, seed
 ):
-    variation = int(average * variation_fraction)
+    variation = int(average * variation_fraction)  # up to == average, which upstream accepts
     offsets = draw_slice_offsets(random.Random(seed), size, average, variation)
     assert offsets[0] == 0 and offsets[-1] == size
     slices = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
     assert all(0 < length <= average + variation for length in slices)
 
 
+@pytest.mark.parametrize("average", [1, 2, 3, 7])
+def test_variation_equal_to_average_never_cuts_an_empty_slice(average):
+    # 2 * average + 1 bytes is the one size where upstream's draw can cut at the very start
+    # (an empty slice, then the same piece again); every seed must give non-empty slices.
+    size = 2 * average + 1
+    for seed in range(500):
+        offsets = draw_slice_offsets(random.Random(seed), size, average, average)
+        slices = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
+        assert sum(slices) == size and all(0 < n <= 2 * average for n in slices), (seed, slices)
+
+
+def test_variation_equal_to_average_gives_upstreams_slice_sizes():
+    # Upstream's recursion (toxics/slicer.go) with its empty slices dropped, against ours:
+    # the same distribution of slicings for a 9-byte chunk at average 2, variation 2.
+    def upstream(rng: random.Random, start: int, end: int) -> list[int]:
+        if (end - start) - 2 <= 2:
+            return [end - start] if end > start else []
+        mid = start + (end - start) // 2 + rng.randrange(4) - 2
+        return upstream(rng, start, mid) + upstream(rng, mid, end)
+
+    def ours(rng: random.Random) -> list[int]:
+        offsets = draw_slice_offsets(rng, 9, 2, 2)
+        return [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
+
+    rng, runs = random.Random(3), 20_000
+    theirs = Counter(tuple(upstream(rng, 0, 9)) for _ in range(runs))
+    mine = Counter(tuple(ours(rng)) for _ in range(runs))
+    assert set(mine) == set(theirs)
+    assert all(abs(mine[k] - theirs[k]) / runs < 0.02 for k in theirs), (mine, theirs)
+
+
 def test_slice_offsets_reject_sizes_that_would_never_end():
-    with pytest.raises(ValueError, match="size_variation < average_size"):
-        draw_slice_offsets(random.Random(0), 100, 10, 10)
+    with pytest.raises(ValueError, match="size_variation <= average_size"):
+        draw_slice_offsets(random.Random(0), 100, 10, 11)
+    with pytest.raises(ValueError, match="average_size >= 1"):
+        draw_slice_offsets(random.Random(0), 100, 0, 0)
 
 
 # -- stages -------------------------------------------------------------------------------------
@@ -222,6 +257,46 @@ def test_toxic_defaults_are_upstreams():
     assert spec == ToxicSpec(
         "slow_close_downstream", ToxicType.SLOW_CLOSE, Stream.DOWNSTREAM, 1.0, {"delay": 0}
     )
+
+
+def test_stream_is_matched_ignoring_case_and_kept_as_sent():
+    spec = parse_toxic_create({"type": "latency", "stream": "UpStream"})
+    assert (spec.stream, spec.name) == (Stream.UPSTREAM, "latency_UpStream")
+    assert toxic_to_json(spec)["stream"] == "UpStream"
+    named = parse_toxic_create({"type": "latency", "stream": "DOWNSTREAM", "name": "slow"})
+    assert (named.stream, named.name) == (Stream.DOWNSTREAM, "slow")
+    assert parse_toxic_create({"type": "noop"}).name == "noop_downstream"
+    updated = parse_toxic_update(spec, {"toxicity": 0.5})
+    assert toxic_to_json(updated)["stream"] == "UpStream"
+    for bad in ("", "up", "upstreams", "sideways"):
+        with pytest.raises(ApiError, match="stream was invalid"):
+            parse_toxic_create({"type": "latency", "stream": bad})
+
+
+def test_noop_takes_no_attributes_and_passes_everything_through():
+    spec = parse_toxic_create({"type": "noop", "attributes": {}})
+    assert (spec.type, dict(spec.attributes)) == (ToxicType.NOOP, {})
+    with pytest.raises(ApiError, match="unknown attribute 'latency' for toxic type noop"):
+        parse_toxic_create({"type": "noop", "attributes": {"latency": 5}})
+    stage = build_stage(spec, random.Random(1), 0.0)
+    stage.push(Chunk(b"same", 1.0))
+    stage.push(End(EndKind.EOF, 1.0))
+    out = stage.pull(1.0)
+    assert [(type(i).__name__, i.at) for i in out] == [("Chunk", 1.0), ("End", 1.0)]
+    assert out[0].data == b"same"
+
+
+def test_slicer_accepts_variation_up_to_the_average():
+    equal = parse_toxic_create(
+        {"type": "slicer", "attributes": {"average_size": 8, "size_variation": 8}}
+    )
+    assert equal.attributes == {"average_size": 8, "size_variation": 8, "delay": 0}
+    for attributes in ({"average_size": 8, "size_variation": 9}, {"average_size": 0}):
+        with pytest.raises(ApiError, match="size_variation <= average_size") as caught:
+            parse_toxic_create({"type": "slicer", "attributes": attributes})
+        assert caught.value.status == 400
+    with pytest.raises(ApiError, match="size_variation <= average_size"):
+        parse_toxic_update(equal, {"attributes": {"average_size": 7}})  # 8 > 7 after the merge
 
 
 def test_toxic_update_merges_attributes_and_keeps_identity():

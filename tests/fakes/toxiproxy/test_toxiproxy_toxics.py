@@ -264,3 +264,68 @@ def test_the_plain_asyncio_loop_runs_the_same_proxy(echo_upstream, sockets, help
         with pytest.raises(ConnectionResetError):
             sock.recv(100)
             sock.recv(100)
+
+
+def test_slicer_with_variation_equal_to_average_slices_everything_through(
+    tp, tcp_server, sockets, helpers
+):
+    upstream = tcp_server(helpers.reply_with(1000))
+    proxy = tp.create_proxy("even", upstream=upstream.address)
+    # upstream accepts size_variation == average_size: slices of 1..100 bytes here
+    tp.add_toxic("even", "slicer", average_size=50, size_variation=50, delay=10_000)
+    sock = sockets(proxy.listen)
+    start = time.perf_counter()
+    sock.sendall(b"go")
+    pieces = []
+    while piece := sock.recv(65536):
+        pieces.append(piece)
+    elapsed = time.perf_counter() - start
+    assert b"".join(pieces) == b"x" * 1000
+    assert len(pieces) >= 4, [len(p) for p in pieces]
+    assert elapsed >= 0.09  # at least 10 slices of at most 100 bytes, 10 ms apart
+
+
+def test_noop_passes_bytes_unchanged_and_is_managed_like_any_toxic(
+    tp, echo_upstream, sockets, helpers
+):
+    created = tp.create_proxy("quiet", upstream=echo_upstream.address)
+    sock = sockets(created.listen)
+    payload = bytes(range(256)) * 1000
+    with tp.bound() as server:
+        proxy = server.get_proxy("quiet")
+        proxy.add_toxic(type="noop")  # toxiproxy-python's own call, no attributes
+        proxy.add_toxic(type="noop", name="also_up", stream="upstream")
+        listed = proxy.toxics()
+        assert {name: (t.type, t.stream, t.attributes) for name, t in listed.items()} == {
+            "noop_downstream": ("noop", "downstream", {}),
+            "also_up": ("noop", "upstream", {}),
+        }
+        sock.sendall(payload)  # a connection from before the toxics: they reach it
+        assert helpers.recv_exactly(sock, len(payload)) == payload
+        assert helpers.round_trip_s(sockets(created.listen)) < 0.1  # and new ones
+
+        body = tp.update_toxic("quiet", "noop_downstream", toxicity=0.5)
+        assert (body["type"], body["toxicity"], body["attributes"]) == ("noop", 0.5, {})
+        assert proxy.destroy_toxic("noop_downstream") and proxy.destroy_toxic("also_up")
+        assert proxy.toxics() == {}
+    sock.sendall(payload)
+    assert helpers.recv_exactly(sock, len(payload)) == payload
+
+
+def test_stream_is_matched_ignoring_case(tp, tcp_server, sockets, helpers):
+    def greet_then_echo(sock: socket.socket) -> None:
+        sock.sendall(b"hello")
+        helpers.echo(sock)
+
+    upstream = tcp_server(greet_then_echo)
+    created = tp.create_proxy("cased", upstream=upstream.address)
+    with tp.bound() as server:
+        proxy = server.get_proxy("cased")
+        proxy.add_toxic(type="latency", stream="UpStream", attributes={"latency": 300})
+        toxic = proxy.get_toxic("latency_UpStream")
+        assert (toxic.stream, toxic.attributes["latency"]) == ("UpStream", 300)  # as sent
+    sock = sockets(created.listen)
+    start = time.perf_counter()
+    assert helpers.recv_exactly(sock, 5) == b"hello"
+    assert time.perf_counter() - start < 0.2  # server -> client is not delayed
+    assert helpers.round_trip_s(sock) >= 0.3  # client -> server is: "UpStream" is upstream
