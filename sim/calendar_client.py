@@ -22,8 +22,9 @@ from fakes.calendar.request_keys import key_for_create, key_for_request
 from fakes.calendar.store import EventDraft
 from service.calendar.contract import EVENTS_PATH, CallResult, EventSpec, create_body
 from service.resilience.outcomes import OutcomeKind
+from service.resilience.records import record_maker
 from sim.calendar_link import CalendarLink, Confirmation
-from sim.fast_paths import iso_utc, record_maker, written_as_iso_utc
+from sim.fast_paths import iso_utc, written_as_iso_utc
 from sim.flow_driver import run_generator, wait
 from sim.provider import ProviderRequest
 
@@ -39,7 +40,6 @@ class ProviderUnreachable(ConnectionError):
 class SimCalendarClient:
     def __init__(self, link: CalendarLink) -> None:
         self.link = link
-        self._times: dict[str, datetime] = {}  # slot text → its datetime (slots repeat)
 
     async def create_event(self, spec: EventSpec, timeout_s: float) -> CallResult:
         confirmation = Confirmation()
@@ -86,7 +86,11 @@ class SimCalendarClient:
         identity = spec.event_id
         # EventDraft(calendar_id, start, end, summary, client_id)
         draft = _new_draft(
-            spec.calendar_id, self._time(spec.start), self._time(spec.end), spec.summary, identity
+            spec.calendar_id,
+            datetime.fromisoformat(spec.start),
+            datetime.fromisoformat(spec.end),
+            spec.summary,
+            identity,
         )
         if spec.key is not None:
             key = spec.key
@@ -95,17 +99,8 @@ class SimCalendarClient:
         else:  # no header, no id: the provider names the call by a fingerprint of the body
             key = key_for_create(None, json.dumps(create_body(spec)).encode()).key
         # The body carries the slot as text; the provider's events list writes it back the same.
-        times = (
-            (spec.start, spec.end)
-            if written_as_iso_utc(spec.start) and written_as_iso_utc(spec.end)
-            else None
-        )
+        start, end = spec.start, spec.end
+        times = (start, end) if written_as_iso_utc(start) and written_as_iso_utc(end) else None
         return ProviderRequest(
             Operation.CREATE, "POST", EVENTS_PATH, key, spec.key, draft=draft, times=times
         )
-
-    def _time(self, text: str) -> datetime:
-        parsed = self._times.get(text)
-        if parsed is None:
-            parsed = self._times[text] = datetime.fromisoformat(text)
-        return parsed

@@ -23,8 +23,8 @@ from service.resilience.outcomes import (
     classify_status,
     classify_transport_error,
 )
+from service.resilience.records import record_maker
 from sim.config import TwinParams
-from sim.fast_paths import record_maker
 from sim.network import NetworkPath
 from sim.provider import ProviderRequest, SimProvider
 

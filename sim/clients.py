@@ -36,9 +36,10 @@ from scenarios.evidence import (
 from scenarios.pacing import user_request_due_s
 from scenarios.spec import Scenario
 from scenarios.workload import ClientStream, PlannedRequest, WorkloadConfig
+from service.resilience.records import record_maker
 from sim.components import uuid4_text
 from sim.config import TwinParams
-from sim.fast_paths import body_digest, record_maker
+from sim.fast_paths import body_digest
 from sim.flow_driver import ServiceCrashed
 from sim.host import ServiceHost
 from sim.request_front import Reply

@@ -12,10 +12,7 @@ outside the shapes it knows:
 - `iso_utc`: the ISO 8601 `Z` text pydantic writes for an aware UTC datetime (the fake's
   `event_to_json` builds a pydantic model per event); `written_as_iso_utc(text)`: whether a
   text parsed into a datetime is already that text, so it can stand for it unwritten;
-- `record_maker(cls)`: a constructor of a plain dataclass (frozen or not) that takes every field
-  in order and fills the instance's `__dict__` directly, the object `cls(*values)` builds — a
-  frozen dataclass's own `__init__` sets each field through `object.__setattr__`, which made
-  the records of a run (event log, call log, ground truth) a tenth of its cost.
+(Records are built with `service.resilience.records.record_maker`, shared with the service.)
 The load's own `ClientStream` is made fast where it lives (`scenarios.workload`), not overridden
 here: overriding its internals broke the first time its slot grid changed.
 Pure: no clock, no I/O, no randomness of its own.
@@ -23,12 +20,9 @@ Pure: no clock, no I/O, no randomness of its own.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import inspect
 import json
 import re
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -115,31 +109,3 @@ def written_as_iso_utc(text: str) -> bool:
     (True, False)
     """
     return _WHOLE_SECOND_UTC.fullmatch(text) is not None
-
-
-def record_maker(cls: type[T]) -> Callable[..., T]:
-    """A function `make(*values)` equal to `cls(*values)` for a plain dataclass `cls`, given
-    every field, in declaration order, positionally. Refuses a class it cannot build exactly:
-    one with `__slots__`, a `__post_init__`, a field kept out of `__init__` or an `InitVar`.
-
-    >>> from scenarios.evidence import Phase
-    >>> record_maker(Phase)("outage", 2.0, 6.0) == Phase("outage", 2.0, 6.0)
-    True
-    """
-    if not dataclasses.is_dataclass(cls) or "__slots__" in cls.__dict__:
-        raise TypeError(f"{cls.__name__}: only a dataclass without __slots__ can be made directly")
-    names = [f.name for f in dataclasses.fields(cls)]
-    parameters = list(inspect.signature(cls.__init__).parameters)[1:]
-    if hasattr(cls, "__post_init__") or parameters != names:
-        raise TypeError(
-            f"{cls.__name__}: its __init__ does more than set its fields; use the class itself"
-        )
-    # Generated like dataclasses generates __init__: one assignment per field, no loop.
-    lines = [f"def make({', '.join(names)}):", "    obj = new(cls)", "    fields = obj.__dict__"]
-    lines += [f"    fields[{name!r}] = {name}" for name in names]
-    lines.append("    return obj")
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    exec("\n".join(lines), namespace)  # noqa: S102 - source built above from field names only
-    make: Callable[..., T] = namespace["make"]
-    make.__qualname__ = f"record_maker({cls.__name__})"
-    return make

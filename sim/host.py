@@ -167,11 +167,14 @@ class ServiceHost:
         """Answer `planned`, which reached the service at `arrived` (run it with `yield from`
         between `enter` and `leave`; a crash interrupts it with `simpy.Interrupt` or, in the
         process that reached the crash point, `ServiceCrashed`)."""
-        env = self.env
-        parsed = self.timing.front_cpu(arrived, planned.operation)
-        if parsed > env.now:
-            yield env.timeout(parsed - env.now)
-        return (yield from drive(self.front.reply(planned, self.clock.epoch_s + arrived)))
+        # The request's parsing CPU ends at `parsed`; its first transaction begins then — one
+        # wait for both (`TimedStore.not_before`), the flow reaching it before anything else runs.
+        store = self.store
+        store.not_before = self.timing.front_cpu(arrived, planned.operation)
+        try:
+            return (yield from drive(self.front.reply(planned, self.clock.epoch_s + arrived)))
+        finally:
+            store.not_before = 0.0
 
 
 def _until_death(flow: Coroutine[Any, Any, None]) -> Generator[Any, Any, None]:

@@ -26,7 +26,8 @@ import bisect
 import datetime as dt
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import operator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import Any
 
 from service.booking.answers import Answer
@@ -40,7 +41,7 @@ from service.ports.store import (
     StaleWrite,
     StoredKey,
 )
-from service.resilience.idempotency import KeyRecord, KeyState
+from service.resilience.idempotency import KeyRecord, KeyState, complete
 from service.resilience.lifecycle import AppointmentStatus
 
 BOOKED = AppointmentStatus.BOOKED
@@ -48,19 +49,26 @@ _new_object = object.__new__
 
 
 class _Stored:
-    """An appointments row: the appointment and the columns the model does not carry."""
+    """An appointments row: the appointment and the columns the model does not carry, with its
+    slot as epoch seconds (what the overlap index compares)."""
 
     __slots__ = ("appointment", "kind", "hold_for", "guarded", "start_ts", "end_ts")
 
     def __init__(
-        self, appointment: Appointment, kind: str, hold_for: str | None, guarded: bool
+        self,
+        appointment: Appointment,
+        kind: str,
+        hold_for: str | None,
+        guarded: bool,
+        start_ts: float,
+        end_ts: float,
     ) -> None:
         self.appointment = appointment
         self.kind = kind
         self.hold_for = hold_for
         self.guarded = guarded
-        self.start_ts = appointment.start_time.timestamp()
-        self.end_ts = appointment.end_time.timestamp()
+        self.start_ts = start_ts
+        self.end_ts = end_ts
 
 
 class _Slots:
@@ -125,13 +133,11 @@ class _Row:
 
     def snapshot(self) -> OutboxRow:
         row = _new_object(OutboxRow)
-        fields = row.__dict__
-        for name in _Row.__slots__:
-            fields[name] = getattr(self, name)
+        row.__dict__.update(zip(_ROW_FIELDS, _row_values(self), strict=True))
         return row
 
     def values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in _Row.__slots__)
+        return _row_values(self)  # type: ignore[no-any-return]
 
     def restore(self, values: tuple[Any, ...]) -> None:
         for name, value in zip(_Row.__slots__, values, strict=True):
@@ -140,6 +146,10 @@ class _Row:
     @property
     def is_open(self) -> bool:
         return self.completed_at is None and not self.dead_lettered
+
+
+_ROW_FIELDS = _Row.__slots__
+_row_values = operator.attrgetter(*_ROW_FIELDS)
 
 
 class _KeyEntry:
@@ -171,14 +181,12 @@ class MemoryStore:
         self._next_row_id = itertools.count(1)
         self.saga_log: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
-    def begin(self, write: bool = True) -> MemoryTransaction:
-        return MemoryTransaction(self, write)
+    def write(self) -> MemoryTransaction:
+        """`async with store.write() as tx`: a transaction with no wait, committed at the end."""
+        return MemoryTransaction(self, True)
 
-    def write(self) -> _Scope:
-        return _Scope(self, True)
-
-    def read(self) -> _Scope:
-        return _Scope(self, False)
+    def read(self) -> MemoryTransaction:
+        return MemoryTransaction(self, False)
 
     # -- appointments as the twin's evidence reads them ---------------------------------------
     def appointments(self) -> list[Appointment]:
@@ -204,15 +212,26 @@ class MemoryStore:
             slots.discard(row)
 
     def _check_slot(self, row: _Stored, ignore_id: str | None) -> None:
+        """SlotTaken when a guarded booked row other than `ignore_id` overlaps `row`."""
         appointment = row.appointment
         if not row.guarded or appointment.status is not BOOKED:
             return
         slots = self._slots.get((appointment.tenant_id, appointment.resource_id))
         if slots is None:
             return
-        for other in slots.overlapping(row.start_ts, row.end_ts, guarded_only=True):
-            if other.appointment.id != ignore_id:
+        start_ts, end_ts = row.start_ts, row.end_ts
+        starts = slots.starts
+        rows = slots.rows
+        index = bisect.bisect_right(starts, (start_ts - slots.longest_s, ""))
+        count = len(starts)
+        while index < count:
+            other_start, other_id = starts[index]
+            if other_start >= end_ts:
+                return
+            other = rows[other_id]
+            if other.end_ts > start_ts and other.guarded and other_id != ignore_id:
                 raise SlotTaken(appointment.resource_id)
+            index += 1
 
     def _push_row(self, row: _Row) -> None:
         if row.claimed_until is None:
@@ -225,48 +244,49 @@ def _by_id(appointment: Appointment) -> str:
     return appointment.id
 
 
-class _Scope:
-    """`async with store.write() as tx`: a transaction with no wait, committed at the end."""
-
-    __slots__ = ("store", "write", "tx")
-
-    def __init__(self, store: MemoryStore, write: bool) -> None:
-        self.store = store
-        self.write = write
-        self.tx: MemoryTransaction | None = None
-
-    async def __aenter__(self) -> MemoryTransaction:
-        self.tx = self.store.begin(self.write)
-        return self.tx
-
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        assert self.tx is not None
-        self.tx.end(commit=exc_type is None)
-
-
 class ReadOnly(Exception):
     """A read transaction tried to write."""
 
 
+class _Done:
+    """An awaitable already done (None): `__aexit__` has nothing to wait for."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        return iter(())  # type: ignore[return-value]
+
+
+_DONE = _Done()
+
+
 class MemoryTransaction:
-    """One transaction (`service.ports.store.Transaction`). `end(commit)` closes it; a rollback
-    undoes its writes in reverse order."""
+    """One transaction (`service.ports.store.Transaction`), and its own async context manager:
+    it commits when the block ends and rolls back on an exception, undoing its writes in
+    reverse order (the undo log holds `(function, *arguments)` entries)."""
 
     __slots__ = ("store", "writable", "_undo")
 
     def __init__(self, store: MemoryStore, writable: bool) -> None:
         self.store = store
         self.writable = writable
-        self._undo: list[Callable[[], None]] = []
+        self._undo: list[tuple[Any, ...]] = []
+
+    async def __aenter__(self) -> MemoryTransaction:
+        return self
+
+    def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> _Done:
+        self.end(exc_type is None)
+        return _DONE
 
     def end(self, commit: bool) -> None:
         undo = self._undo
-        if not commit:
+        if undo and not commit:
             while undo:
-                undo.pop()()
-        undo.clear()
+                entry = undo.pop()
+                entry[0](*entry[1:])
 
-    def _writing(self) -> list[Callable[[], None]]:
+    def _writing(self) -> list[tuple[Any, ...]]:
         if not self.writable:
             raise ReadOnly("a read transaction cannot write; use store.write()")
         return self._undo
@@ -293,7 +313,14 @@ class MemoryTransaction:
         store = self.store
         if appointment.id in store.rows:
             raise ValueError(f"appointment id {appointment.id} already exists")
-        row = _Stored(appointment, kind, hold_for, guarded)
+        row = _Stored(
+            appointment,
+            kind,
+            hold_for,
+            guarded,
+            appointment.start_time.timestamp(),
+            appointment.end_time.timestamp(),
+        )
         store._check_slot(row, None)
         store.rows[appointment.id] = row
         store._index(row)
@@ -304,14 +331,7 @@ class MemoryTransaction:
             if ids is None:
                 ids = store._ids[key] = []
             bisect.insort(ids, appointment.id)
-
-        def undo_insert() -> None:
-            del store.rows[appointment.id]
-            store._unindex(row)
-            if ids is not None:
-                ids.remove(appointment.id)
-
-        undo.append(undo_insert)
+        undo.append((_undo_insert, store, row, ids))
 
     async def save_appointment(self, before: Appointment, after: Appointment) -> Appointment:
         undo = self._writing()
@@ -320,25 +340,23 @@ class MemoryTransaction:
         if old is None or old.appointment.version != before.version:
             raise StaleWrite(f"appointment {before.id} changed since version {before.version}")
         saved = after.evolve(version=before.version + 1)
-        row = _Stored(saved, old.kind, old.hold_for, old.guarded)
-        moved = (
-            row.start_ts != old.start_ts
-            or row.end_ts != old.end_ts
-            or saved.status is not old.appointment.status
+        previous = old.appointment
+        same_slot = saved.start_time == previous.start_time and saved.end_time == previous.end_time
+        row = _Stored(
+            saved,
+            old.kind,
+            old.hold_for,
+            old.guarded,
+            old.start_ts if same_slot else saved.start_time.timestamp(),
+            old.end_ts if same_slot else saved.end_time.timestamp(),
         )
+        moved = not same_slot or saved.status is not previous.status
         if moved:
             store._check_slot(row, before.id)
             store._unindex(old)
             store._index(row)
         store.rows[before.id] = row
-
-        def undo_save() -> None:
-            store.rows[before.id] = old
-            if moved:
-                store._unindex(row)
-                store._index(old)
-
-        undo.append(undo_save)
+        undo.append((_undo_save, store, before.id, old, row, moved))
         return saved
 
     async def overlaps(
@@ -358,12 +376,7 @@ class MemoryTransaction:
             return
         del store.rows[hold_id]
         store._unindex(row)
-
-        def undo_delete() -> None:
-            store.rows[hold_id] = row
-            store._index(row)
-
-        undo.append(undo_delete)
+        undo.append((_undo_delete_hold, store, row))
 
     async def list_appointments(
         self,
@@ -380,6 +393,11 @@ class MemoryTransaction:
             lists = [store._ids.get((tenant_id, resource_id), [])]
         else:
             lists = [ids for (tenant, _), ids in store._ids.items() if tenant == tenant_id]
+        rows = store.rows
+        if len(lists) == 1 and window_from is None and window_to is None:
+            ids = lists[0]
+            start = bisect.bisect_right(ids, after) if after is not None else 0
+            return [rows[i].appointment for i in ids[start : start + limit]]
         from_ts = window_from.timestamp() if window_from is not None else None
         to_ts = window_to.timestamp() if window_to is not None else None
         page: list[Appointment] = []
@@ -426,14 +444,7 @@ class MemoryTransaction:
         if old is not None and not replace_expired:
             raise KeyTaken(record.key)
         keys[name] = _KeyEntry(record, appointment_id)
-
-        def undo_key() -> None:
-            if old is None:
-                del keys[name]
-            else:
-                keys[name] = old
-
-        undo.append(undo_key)
+        undo.append((_undo_key, keys, name, old))
 
     async def complete_key(self, tenant_id: str, key: str, answer: Answer) -> None:
         undo = self._writing()
@@ -441,22 +452,10 @@ class MemoryTransaction:
         if entry is None or entry.record.state is not KeyState.IN_FLIGHT:
             return
         before = (entry.record, entry.response)
-        record = entry.record
-        entry.record = KeyRecord(
-            record.key,
-            record.fingerprint,
-            KeyState.COMPLETED,
-            record.created_at,
-            record.expires_at,
-            answer.status,
-            None,  # the answer itself is kept below: nothing here renders JSON
-        )
+        # The answer itself is kept, not its JSON: nothing in the twin renders a body.
+        entry.record = complete(entry.record, answer.status, None)
         entry.response = answer
-
-        def undo_complete() -> None:
-            entry.record, entry.response = before
-
-        undo.append(undo_complete)
+        undo.append((_undo_complete_key, entry, before))
 
     # -- outbox ------------------------------------------------------------------------------
     async def enqueue(
@@ -492,32 +491,12 @@ class MemoryTransaction:
             rows_of = store._rows_of[appointment_id] = []
         rows_of.append(row)
         store._push_row(row)
-
-        def undo_enqueue() -> None:
-            del store.outbox[row.id]
-            store.open_rows.pop(row.id, None)
-            rows_of.remove(row)  # its heap entry finds no row and is skipped
-
-        undo.append(undo_enqueue)
+        undo.append((_undo_enqueue, store, row, rows_of))
         return row.id
 
     def _change(self, row: _Row) -> None:
         """Register the undo of the changes about to be made to `row`."""
-        values = row.values()
-        was_open = row.is_open
-        self._writing().append(lambda: self._restore(row, values, was_open))
-
-    def _restore(self, row: _Row, values: tuple[Any, ...], was_open: bool) -> None:
-        store = self.store
-        was_dead = row.dead_lettered
-        row.restore(values)
-        if row.dead_lettered != was_dead:
-            store.dead_lettered += 1 if row.dead_lettered else -1
-        if was_open:
-            store.open_rows[row.id] = row
-        else:
-            store.open_rows.pop(row.id, None)
-        store._push_row(row)
+        self._writing().append((_undo_row_change, self.store, row, row.values(), row.is_open))
 
     async def claim_due(self, now: float, lease_s: float, limit: int) -> Sequence[OutboxRow]:
         self._writing()
@@ -659,6 +638,59 @@ class MemoryTransaction:
 
     async def saga_steps(self, tenant_id: str, appointment_id: str) -> Sequence[dict[str, Any]]:
         return [dict(s) for s in self.store.saga_log.get((tenant_id, appointment_id), ())]
+
+
+# -- undo log entries: (function, *arguments), run in reverse order on a rollback ------------
+def _undo_insert(store: MemoryStore, row: _Stored, ids: list[str] | None) -> None:
+    del store.rows[row.appointment.id]
+    store._unindex(row)
+    if ids is not None:
+        ids.remove(row.appointment.id)
+
+
+def _undo_save(
+    store: MemoryStore, appointment_id: str, old: _Stored, new: _Stored, moved: bool
+) -> None:
+    store.rows[appointment_id] = old
+    if moved:
+        store._unindex(new)
+        store._index(old)
+
+
+def _undo_delete_hold(store: MemoryStore, row: _Stored) -> None:
+    store.rows[row.appointment.id] = row
+    store._index(row)
+
+
+def _undo_key(keys: dict[Any, _KeyEntry], name: Any, old: _KeyEntry | None) -> None:
+    if old is None:
+        del keys[name]
+    else:
+        keys[name] = old
+
+
+def _undo_complete_key(entry: _KeyEntry, before: tuple[KeyRecord, Answer | None]) -> None:
+    entry.record, entry.response = before
+
+
+def _undo_enqueue(store: MemoryStore, row: _Row, rows_of: list[_Row]) -> None:
+    del store.outbox[row.id]
+    store.open_rows.pop(row.id, None)
+    rows_of.remove(row)  # its heap entry finds no row and is skipped
+
+
+def _undo_row_change(
+    store: MemoryStore, row: _Row, values: tuple[Any, ...], was_open: bool
+) -> None:
+    was_dead = row.dead_lettered
+    row.restore(values)
+    if row.dead_lettered != was_dead:
+        store.dead_lettered += 1 if row.dead_lettered else -1
+    if was_open:
+        store.open_rows[row.id] = row
+    else:
+        store.open_rows.pop(row.id, None)
+    store._push_row(row)
 
 
 def _row_id(row: _Row) -> int:

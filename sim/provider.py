@@ -36,7 +36,8 @@ from fakes.calendar.profile import RATE_FIELDS, FaultProfile
 from fakes.calendar.seeding import derive_uuid
 from fakes.calendar.store import EventDraft, EventStore
 from scenarios.evidence import ProviderCall, ProviderEvent
-from sim.fast_paths import iso_utc, record_maker
+from service.resilience.records import record_maker
+from sim.fast_paths import iso_utc
 from sim.queueing import FifoServers
 
 #: The provider's clock at t = 0 of a run (its `created_at` stamps; real mode uses the wall clock).

@@ -23,6 +23,7 @@ from service.booking.create_flow import CreateFlow
 from service.booking.keys import resolve_key
 from service.booking.reschedule_saga import RescheduleSaga
 from service.ports.context import Ports
+from service.resilience.records import record_maker
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 Reply = tuple[int, str | None, str | None, bool]
 
 CREATES = frozenset({"create", "replay", "conflict"})
+_create_command = record_maker(CreateCommand)
 
 
 class RequestFront:
@@ -41,7 +43,6 @@ class RequestFront:
         self.ports = ports
         self.settings = settings
         self.tenant = settings.default_tenant
-        self._times: dict[str, dt.datetime] = {}  # slot text → datetime (slots repeat)
 
     async def reply(self, planned: PlannedRequest, started_at: float) -> Reply:
         """Answer `planned`, which reached the service at `started_at` (the service's clock)."""
@@ -88,7 +89,7 @@ class RequestFront:
     def _create_command(self, body: dict[str, Any]) -> CreateCommand:
         slot = body["slot"]
         owner = body.get("owner")
-        return CreateCommand(
+        return _create_command(
             self.tenant,
             body["resource_id"],
             body["customer_id"],
@@ -102,8 +103,6 @@ class RequestFront:
             body.get("metadata"),
         )
 
-    def _time(self, text: str) -> dt.datetime:
-        parsed = self._times.get(text)
-        if parsed is None:
-            parsed = self._times[text] = dt.datetime.fromisoformat(text).astimezone(dt.UTC)
-        return parsed
+    @staticmethod
+    def _time(text: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(text).astimezone(dt.UTC)

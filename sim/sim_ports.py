@@ -35,7 +35,9 @@ class SimClock:
         self.epoch_s = epoch_s
 
     def now(self) -> float:
-        return self.epoch_s + self.env.now
+        # `Environment._now`, not the `now` property: the flows read the clock several times a
+        # request (simpy pinned to 4 in pyproject.toml; `sim.release` relies on it too).
+        return self.epoch_s + self.env._now
 
     async def sleep(self, seconds: float) -> None:
         await wait(self.env.timeout(seconds if seconds > 0.0 else 0.0))

@@ -11,9 +11,6 @@ A crash while a request waits here leaves nothing behind: the transaction had no
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
-
 import simpy
 
 from sim.flow_driver import wait
@@ -21,41 +18,30 @@ from sim.memory_store import MemoryStore, MemoryTransaction
 from sim.timing import ServiceTiming
 
 
-class _Done:
-    """An awaitable that is already done (None): `__aexit__` has nothing to wait for."""
+class _TimedTransaction(MemoryTransaction):
+    """A memory transaction that waits for its turn before it begins."""
 
-    __slots__ = ()
+    __slots__ = ("timed",)
 
-    def __await__(self) -> Generator[Any, Any, None]:
-        return iter(())  # type: ignore[return-value]
-
-
-_DONE = _Done()
-
-
-class _TimedScope:
-    __slots__ = ("store", "writes", "tx")
-
-    def __init__(self, store: TimedStore, writes: bool) -> None:
-        self.store = store
-        self.writes = writes
-        self.tx: MemoryTransaction | None = None
+    def __init__(self, timed: TimedStore, writable: bool) -> None:
+        self.store = timed.memory
+        self.writable = writable
+        self._undo = []
+        self.timed = timed
 
     async def __aenter__(self) -> MemoryTransaction:
-        store = self.store
-        env = store.env
-        now = env.now
-        commits_at = store.timing.step(now, write=self.writes)
-        if commits_at > now:
-            await wait(env.timeout(commits_at - now))
-        tx = self.tx = store.memory.begin(self.writes)
-        return tx
-
-    def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> _Done:
-        tx = self.tx
-        if tx is not None:
-            tx.end(commit=exc_type is None)
-        return _DONE
+        timed = self.timed
+        env = timed.env
+        now = env._now  # simpy 4's clock (the `now` property, without the call)
+        ready = timed.not_before
+        if ready:  # a request's first transaction: it begins once the request has been parsed
+            timed.not_before = 0.0
+            if ready > now:
+                now = ready
+        commits_at = timed.timing.step(now, write=self.writable)
+        if commits_at > env._now:
+            await wait(env.timeout(commits_at - env._now))
+        return self
 
 
 class TimedStore:
@@ -63,7 +49,7 @@ class TimedStore:
     current incarnation's `ServiceTiming` (`timing`: the host sets it at each start — a restart
     brings new queues)."""
 
-    __slots__ = ("env", "memory", "timing")
+    __slots__ = ("env", "memory", "timing", "not_before")
 
     def __init__(
         self, env: simpy.Environment, memory: MemoryStore, timing: ServiceTiming | None = None
@@ -71,9 +57,13 @@ class TimedStore:
         self.env = env
         self.memory = memory
         self.timing: ServiceTiming = timing  # type: ignore[assignment]
+        # When the request about to begin its first transaction is ready for it (its parsing
+        # CPU done); 0: none. Set by the host just before it steps the request's flow, which
+        # reaches that transaction before anything else runs (`ServiceHost.serve`).
+        self.not_before = 0.0
 
-    def write(self) -> _TimedScope:
-        return _TimedScope(self, True)
+    def write(self) -> MemoryTransaction:
+        return _TimedTransaction(self, True)
 
-    def read(self) -> _TimedScope:
-        return _TimedScope(self, False)
+    def read(self) -> MemoryTransaction:
+        return _TimedTransaction(self, False)

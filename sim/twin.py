@@ -35,12 +35,12 @@ from scenarios.spec import Scenario
 from service.booking.model import isoformat_utc
 from service.resilience.lifecycle import AppointmentStatus as ServiceStatus
 from service.resilience.lifecycle import ExternalState as ServiceExternal
+from service.resilience.records import record_maker
 from service.settings import Settings
 from sim.calendar_link import CalendarLink
 from sim.clients import LoadModel
 from sim.components import component_rng
 from sim.config import TwinParams, apply_overrides, service_settings, unknown_settings
-from sim.fast_paths import record_maker
 from sim.host import ServiceHost
 from sim.network import NetworkPath
 from sim.provider import SIM_EPOCH, SimProvider

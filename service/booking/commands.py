@@ -15,7 +15,7 @@ from typing import Any
 from service.booking.model import isoformat_utc
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: the twin's request front builds one per create directly
 class CreateCommand:
     tenant_id: str
     resource_id: str

@@ -26,6 +26,7 @@ from service.booking.answers import Answer, BookingError, appointment_answer, sl
 from service.booking.commands import CreateCommand
 from service.booking.events import event_spec, spec_payload
 from service.booking.model import Appointment
+from service.calendar.contract import EventSpec
 from service.calendar.gateway import GatewayResult
 from service.json_logging import bound_appointment
 from service.ports.context import Ports
@@ -34,7 +35,10 @@ from service.resilience.deadline import Deadline
 from service.resilience.idempotency import Decision
 from service.resilience.lifecycle import AppointmentStatus, ExternalState
 from service.resilience.outbox import after_attempt, first_attempt_at
+from service.resilience.records import record_maker
 from service.resilience.retry_plan import PlanStatus
+
+_deadline = record_maker(Deadline)  # Deadline(start, budget_s), one per request
 
 log = logging.getLogger("service.booking.create")
 
@@ -53,9 +57,10 @@ class CreateFlow:
         rt = self.rt
         on = rt.protections
         now = rt.clock.now()
-        deadline = Deadline(started_at, rt.settings.deadline_ms / 1000) if on.deadline else None
+        deadline = _deadline(started_at, rt.settings.deadline_ms / 1000) if on.deadline else None
         key = key if on.idempotency_store else None  # legacy: no key store, every request acts
         appointment = self._new_appointment(command, now)
+        spec = event_spec(appointment, on.provider_key)
         fingerprint = keys.request_fingerprint("create", None, command.fingerprint_body())
         with bound_appointment(appointment.id):
             if log.isEnabledFor(logging.INFO):
@@ -70,15 +75,13 @@ class CreateFlow:
                         else None,
                     },
                 )
-            reserved = await self._reserve(appointment, key, fingerprint, now, deadline)
+            reserved = await self._reserve(appointment, spec, key, fingerprint, now, deadline)
             if isinstance(reserved, Answer):
                 return reserved
             row_id = reserved
             db1_at = rt.clock.now()
             rt.crash.hit("after_db_commit_before_calendar")
-            result = await rt.gateway.create_event(
-                event_spec(appointment, on.provider_key), deadline
-            )
+            result = await rt.gateway.create_event(spec, deadline)
             calendar_at = rt.clock.now()
             rt.crash.hit("after_calendar_before_db_update")
             answer = await self._settle(appointment, key, row_id, result)
@@ -101,7 +104,7 @@ class CreateFlow:
 
     def _new_appointment(self, command: CreateCommand, now: float) -> Appointment:
         appointment_id = self.rt.ids.new_id()
-        return Appointment(
+        return Appointment.make(
             id=appointment_id,
             tenant_id=command.tenant_id,
             resource_id=command.resource_id,
@@ -128,6 +131,7 @@ class CreateFlow:
     async def _reserve(
         self,
         appointment: Appointment,
+        spec: EventSpec,
         key: str | None,
         fingerprint: str,
         now: float,
@@ -171,7 +175,7 @@ class CreateFlow:
                         tenant_id=appointment.tenant_id,
                         appointment_id=appointment.id,
                         event_type=CREATE_EVENT,
-                        payload=spec_payload(event_spec(appointment, on.provider_key)),
+                        payload=spec_payload(spec),
                         due_at=first_attempt_at(now, rt.policies.outbox),
                         now=now,
                         claimed_until=self._inline_hold_until(now, deadline),

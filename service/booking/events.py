@@ -11,6 +11,9 @@ from typing import Any
 
 from service.booking.model import Appointment, isoformat_utc
 from service.calendar.contract import EventSpec
+from service.resilience.records import record_maker
+
+_spec = record_maker(EventSpec)  # one or two per booking, in both drivers
 
 
 def event_spec(
@@ -18,15 +21,16 @@ def event_spec(
 ) -> EventSpec:
     """The event for this appointment's slot; `event_id` overrides the id (a reschedule's new
     event, a reconciler's re-create)."""
-    identity = event_id or appointment.event_id or appointment.id
-    return EventSpec(
-        calendar_id=appointment.resource_id,
-        start=isoformat_utc(appointment.start_time),
-        end=isoformat_utc(appointment.end_time),
-        # Never owner name or e-mail: the provider does not need them.
-        summary=appointment.title or appointment.service_type,
-        event_id=identity if provider_key else None,
-        key=identity if provider_key else None,
+    identity = (event_id or appointment.event_id or appointment.id) if provider_key else None
+    # EventSpec(calendar_id, start, end, summary, event_id, key); never the owner's name or
+    # e-mail: the provider does not need them.
+    return _spec(
+        appointment.resource_id,
+        isoformat_utc(appointment.start_time),
+        isoformat_utc(appointment.end_time),
+        appointment.title or appointment.service_type,
+        identity,
+        identity,
     )
 
 
@@ -44,7 +48,7 @@ def spec_payload(spec: EventSpec) -> dict[str, Any]:
 
 
 def spec_from_payload(payload: dict[str, Any]) -> EventSpec:
-    return EventSpec(
+    return _spec(
         payload["calendar_id"],
         payload["start"],
         payload["end"],

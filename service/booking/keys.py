@@ -21,6 +21,7 @@ from service.resilience.idempotency import (
     new_record,
     validate_key,
 )
+from service.resilience.records import record_maker
 from service.settings import Settings
 
 
@@ -28,6 +29,9 @@ from service.settings import Settings
 class KeyClaim:
     decision: Decision
     stored: StoredKey | None
+
+
+_claim = record_maker(KeyClaim)  # one per keyed request, in both drivers
 
 
 def request_fingerprint(operation: str, target: str | None, body: dict[str, Any]) -> str:
@@ -80,7 +84,7 @@ async def claim(
     if decision is Decision.PROCEED:
         record = new_record(key, body_fingerprint, now, policy)
         await tx.insert_key(tenant_id, record, appointment_id, replace_expired=stored is not None)
-    return KeyClaim(decision, stored)
+    return _claim(decision, stored)
 
 
 def repeat_answer(claim_: KeyClaim) -> Answer:

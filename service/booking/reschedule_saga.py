@@ -39,7 +39,10 @@ from service.resilience.deadline import Deadline
 from service.resilience.idempotency import Decision
 from service.resilience.lifecycle import AppointmentStatus, ExternalState, LifecycleEvent
 from service.resilience.outbox import first_attempt_at
+from service.resilience.records import record_maker
 from service.resilience.retry_plan import PlanStatus
+
+_deadline = record_maker(Deadline)  # Deadline(start, budget_s), one per request
 
 log = logging.getLogger("service.booking.reschedule")
 
@@ -53,7 +56,7 @@ class RescheduleSaga:
         on = rt.protections
         tenant_id, appointment_id = command.tenant_id, command.appointment_id
         key = key if on.idempotency_store else None
-        deadline = Deadline(started_at, rt.settings.deadline_ms / 1000) if on.deadline else None
+        deadline = _deadline(started_at, rt.settings.deadline_ms / 1000) if on.deadline else None
         fingerprint = keys.request_fingerprint(
             "reschedule", appointment_id, command.fingerprint_body()
         )

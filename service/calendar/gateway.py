@@ -20,6 +20,7 @@ from service.plan_driver import run_plan
 from service.resilience.breaker import CircuitBreaker
 from service.resilience.deadline import Deadline
 from service.resilience.outcomes import Outcome
+from service.resilience.records import record_maker
 from service.resilience.retry_plan import Attempt, PlanResult, PlanStatus, RetryPolicy, retry_plan
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ class GatewayResult:
         last = self.plan.last
         detail = last.detail if last is not None else ""
         return f"{self.plan.status.value}: {detail}" if detail else self.plan.status.value
+
+
+_gateway_result = record_maker(GatewayResult)  # one per calendar operation, in both drivers
 
 
 class CalendarGateway:
@@ -121,4 +125,4 @@ class CalendarGateway:
         if result.status is PlanStatus.BREAKER_OPEN:
             self.metrics.breaker_refused(operation)
         self.metrics.observe_breaker(self.breaker, self.clock.now())
-        return GatewayResult(result, last_body if result.status is PlanStatus.SUCCEEDED else None)
+        return _gateway_result(result, last_body if result.status is PlanStatus.SUCCEEDED else None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from service.calendar.gateway import CalendarGateway
@@ -89,7 +89,8 @@ class Ports:
     metrics: FlowMetrics
     relay_wakeup: Wakeup
     tasks: TaskGroup
+    # The settings' switches, kept at hand: every flow step reads them.
+    protections: Protections = field(init=False)
 
-    @property
-    def protections(self) -> Protections:
-        return self.settings.protections
+    def __post_init__(self) -> None:
+        self.protections = self.settings.protections

@@ -13,12 +13,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from .records import record_maker
+
 DEFAULT_KEY_TTL_S = 24 * 3600.0
+_PRINTABLE_ASCII = re.compile("[\x21-\x7e]+")
+# Built once: `json.dumps(**options)` builds a JSONEncoder per call and `encode` a C encoder per
+# call, each as costly as encoding a booking's body. Without circular-reference markers (a body
+# parsed from JSON has no cycles; anything else goes the full encoder's way and fails there).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE = (
+    _make_c_encoder(
+        None, _CANONICAL.default, json.encoder.encode_basestring, None, ":", ",", True, False, True
+    )
+    if _make_c_encoder is not None
+    else None
+)
 MAX_KEY_LENGTH = 255
 
 
@@ -59,7 +75,13 @@ def fingerprint(body: Mapping[str, Any]) -> str:
     >>> fingerprint({"b": 1, "a": [1, 2]}) == fingerprint({"a": [1, 2], "b": 1})
     True
     """
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if _ENCODE is not None and type(body) is dict:
+        try:
+            canonical = "".join(_ENCODE(body, 0))
+        except (TypeError, ValueError, RecursionError):  # let the full encoder say what is wrong
+            canonical = _CANONICAL.encode(body)
+    else:
+        canonical = _CANONICAL.encode(body)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -69,17 +91,23 @@ def validate_key(key: str) -> str | None:
         return "Idempotency-Key must not be empty"
     if len(key) > MAX_KEY_LENGTH:
         return f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters (got {len(key)})"
-    if not all(0x21 <= ord(ch) <= 0x7E for ch in key):
+    if _PRINTABLE_ASCII.fullmatch(key) is None:
         return "Idempotency-Key must be printable ASCII without spaces"
     return None
 
 
+# Built twice per keyed request, in both drivers: made directly (see `records`).
+_record = record_maker(KeyRecord)
+
+
 def new_record(key: str, body_fingerprint: str, now: float, policy: IdempotencyPolicy) -> KeyRecord:
-    return KeyRecord(key, body_fingerprint, KeyState.IN_FLIGHT, now, now + policy.ttl_s)
+    return _record(key, body_fingerprint, KeyState.IN_FLIGHT, now, now + policy.ttl_s, None, None)
 
 
-def complete(record: KeyRecord, status: int, body: str) -> KeyRecord:
-    return KeyRecord(
+def complete(record: KeyRecord, status: int, body: str | None) -> KeyRecord:
+    """The record completed with the answer to replay (`body` None: the store keeps the answer
+    itself)."""
+    return _record(
         record.key,
         record.fingerprint,
         KeyState.COMPLETED,

@@ -22,6 +22,7 @@ from .backoff import BackoffPolicy, compute_backoff
 from .breaker import CircuitBreaker
 from .deadline import Deadline
 from .outcomes import Outcome, OutcomeKind
+from .records import record_maker
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,11 @@ class RetryPolicy:
             )
 
 
+# Built per attempt and per plan, in both drivers: made directly (see `records`).
+_attempt = record_maker(Attempt)
+_sleep = record_maker(Sleep)
+_result = record_maker(PlanResult)
+
 Step = Attempt | Sleep
 Plan = Generator[Step, "Outcome | float", PlanResult]
 
@@ -107,12 +113,12 @@ def retry_plan(
         if deadline is not None:
             timeout_s = deadline.clamp(timeout_s, now)
             if timeout_s < policy.min_attempt_timeout_s:
-                return PlanResult(PlanStatus.DEADLINE, attempts, last, slept, ambiguous_seen)
+                return _result(PlanStatus.DEADLINE, attempts, last, slept, ambiguous_seen)
         if breaker is not None and not breaker.allow(now):
-            return PlanResult(PlanStatus.BREAKER_OPEN, attempts, last, slept, ambiguous_seen)
+            return _result(PlanStatus.BREAKER_OPEN, attempts, last, slept, ambiguous_seen)
         attempts += 1
         try:
-            sent = yield Attempt(attempts, timeout_s)
+            sent = yield _attempt(attempts, timeout_s)
         except GeneratorExit:
             # The driver dropped the plan mid-attempt (cancelled): no outcome will come.
             if breaker is not None:
@@ -127,20 +133,20 @@ def retry_plan(
             else:
                 breaker.record_failure(now)
         if outcome.kind is OutcomeKind.OK:
-            return PlanResult(PlanStatus.SUCCEEDED, attempts, outcome, slept, ambiguous_seen)
+            return _result(PlanStatus.SUCCEEDED, attempts, outcome, slept, ambiguous_seen)
         if outcome.kind is OutcomeKind.PERMANENT:
-            return PlanResult(PlanStatus.PERMANENT, attempts, outcome, slept, ambiguous_seen)
+            return _result(PlanStatus.PERMANENT, attempts, outcome, slept, ambiguous_seen)
         if outcome.kind is OutcomeKind.AMBIGUOUS:
             ambiguous_seen = True
             if not policy.retry_ambiguous:
-                return PlanResult(PlanStatus.AMBIGUOUS, attempts, outcome, slept, True)
+                return _result(PlanStatus.AMBIGUOUS, attempts, outcome, slept, True)
         if attempts >= policy.max_attempts:
-            return PlanResult(PlanStatus.EXHAUSTED, attempts, outcome, slept, ambiguous_seen)
+            return _result(PlanStatus.EXHAUSTED, attempts, outcome, slept, ambiguous_seen)
         pause = compute_backoff(policy.backoff, attempts, rng, outcome.retry_after_s)
         if deadline is not None and now + pause + policy.min_attempt_timeout_s > deadline.at:
             # Sleeping would leave no time for another attempt: give the budget back now.
-            return PlanResult(PlanStatus.DEADLINE, attempts, outcome, slept, ambiguous_seen)
-        woke = yield Sleep(pause)
+            return _result(PlanStatus.DEADLINE, attempts, outcome, slept, ambiguous_seen)
+        woke = yield _sleep(pause)
         slept += pause
         now = _expect_time(woke)
 

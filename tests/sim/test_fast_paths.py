@@ -21,6 +21,7 @@ from scenarios.evidence import (
     RequestRecord,
 )
 from scenarios.workload import ClientStream, WorkloadConfig, body_digest
+from service.resilience.records import record_maker
 from sim import fast_paths
 from sim.components import uuid4_text
 
@@ -141,7 +142,7 @@ def test_records_made_directly_equal_their_dataclass_constructors() -> None:
         ),
     }
     for cls, fields in values.items():
-        made = fast_paths.record_maker(cls)(*fields)
+        made = record_maker(cls)(*fields)
         assert type(made) is cls and made == cls(*fields) and repr(made) == repr(cls(*fields))
         assert hash(made) == hash(cls(*fields))
         with pytest.raises(dataclasses.FrozenInstanceError):
@@ -162,4 +163,4 @@ def test_a_class_whose_init_does_more_is_refused() -> None:
 
     for cls in (Checked, Slotted):
         with pytest.raises(TypeError, match=cls.__name__):
-            fast_paths.record_maker(cls)
+            record_maker(cls)
