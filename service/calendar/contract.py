@@ -4,8 +4,9 @@ Owns `CalendarClient` (the Protocol the gateway calls), `EventSpec`, `CallResult
 one call that do not depend on the HTTP library: the request body and headers, and the mapping of
 an answer (status, Retry-After, body) or of a transport failure to an `Outcome`. Both clients
 (`client.HttpCalendarClient` on httpx, `aiohttp_client.AiohttpCalendarClient`) build their results
-here, so they cannot drift apart. No I/O; `now` comes from the caller, except that an HTTP-date in
-Retry-After is read against the wall clock (it is wall-clock time by definition).
+here, so they cannot drift apart. No I/O and no clock: `now` comes from the caller's clock, which
+the service keeps on epoch seconds (`service.system_clock.SystemClock`), so an HTTP-date in
+Retry-After is read against it too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
-import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -87,7 +87,9 @@ def answered(status: int, retry_after: str | None, content: bytes, now: float) -
         except ValueError:  # also UnicodeDecodeError
             payload = None
     detail = "" if kind is OutcomeKind.OK else f"HTTP {status}"
-    return CallResult(Outcome(kind, now, parse_retry_after(retry_after), detail), status, payload)
+    return CallResult(
+        Outcome(kind, now, parse_retry_after(retry_after, now), detail), status, payload
+    )
 
 
 def failed(kind: OutcomeKind, exc: BaseException, now: float) -> CallResult:
@@ -103,12 +105,14 @@ def deleted(result: CallResult) -> CallResult:
     return result
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date; None if absent
-    or unreadable.
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds, or an HTTP-date read against
+    `now` (epoch seconds, the service's clock); None if absent or unreadable.
 
-    >>> parse_retry_after("2"), parse_retry_after("soon")
+    >>> parse_retry_after("2", 0.0), parse_retry_after("soon", 0.0)
     (2.0, None)
+    >>> parse_retry_after("Thu, 01 Jan 1970 00:01:00 GMT", 45.0)
+    15.0
     """
     if value is None:
         return None
@@ -123,5 +127,4 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    # An HTTP-date is wall-clock time by definition.
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, when.timestamp() - now)

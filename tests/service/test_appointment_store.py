@@ -83,7 +83,15 @@ async def test_only_booked_rows_hold_their_slot(database: Database) -> None:
         await appointment_store.save(
             conn, first, dataclasses.replace(first, status=AppointmentStatus.CANCELLED)
         )
-    await _insert(database, _appointment(0, 30))
+    second = _appointment(0, 30)
+    await _insert(database, second)  # the cancelled one no longer holds the slot
+    async with database.read() as conn:
+        stored_first = await appointment_store.get(conn, "t1", first.id)
+        stored_second = await appointment_store.get(conn, "t1", second.id)
+    assert stored_first is not None and stored_first.status is AppointmentStatus.CANCELLED
+    assert stored_second is not None and stored_second.status is AppointmentStatus.BOOKED
+    with pytest.raises(SlotTaken):  # and the new booking holds it
+        await _insert(database, _appointment(10, 20))
 
 
 async def test_moving_onto_a_taken_slot_is_refused(database: Database) -> None:

@@ -491,5 +491,7 @@ def test_closing_a_plan_mid_attempt_releases_the_half_open_probe() -> None:
 
 def test_closing_a_plan_without_a_breaker_mid_attempt_is_quiet() -> None:
     plan = retry_plan(RetryPolicy(), random.Random(1), 0.0)
-    next(plan)
-    plan.close()
+    assert isinstance(next(plan), Attempt)
+    plan.close()  # no breaker to tell: nothing raises
+    with pytest.raises(StopIteration):  # and the plan is over: it takes no outcome any more
+        plan.send(Outcome(OutcomeKind.OK, 0.1))
