@@ -7,6 +7,9 @@ never interleave with another writer (a deferred transaction would only take the
 first write, after both had read). Writers of this process also queue on an asyncio lock first:
 SQLite's own busy handler polls with sleeps, which is slow and unfair under a hundred writers.
 PostgreSQL (asyncpg) uses READ COMMITTED; the constraints do the guarding there.
+
+Also the classification of database errors the API layer answers by: out of reach (503, retry),
+a value refused as data (422, a retry cannot help), and the conflicts the flows retry themselves.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+import asyncpg.exceptions
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from service.db.prepared import SqliteStatements
@@ -97,6 +102,40 @@ class Database:
             self._sqlite.dispose()
         else:
             await self.engine.dispose()
+
+
+# What escapes unwrapped when a connection cannot be had: SQLAlchemy wraps only the driver's own
+# errors, so a refused or reset socket (OSError, TimeoutError among them), asyncpg's connect-time
+# refusals (a server starting or shutting down, too many connections) and the pool's own timeout
+# arrive as themselves. In a request, the database is the only I/O whose errors are not already
+# turned into outcomes (the calendar gateway does that for the provider), so an OSError there is
+# the database's.
+UNREACHABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.exceptions.PostgresConnectionError,  # class 08, ConnectionDoesNotExistError among them
+    asyncpg.exceptions.OperatorInterventionError,  # 57P01-03: shutting down, starting up
+    asyncpg.exceptions.InsufficientResourcesError,  # 53300 too many connections, ...
+    PoolTimeoutError,
+)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Could the database not be reached or not serve the connection (refused, reset, timed out,
+    shutting down, out of connections)? Such a request can succeed when retried."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        code = _sqlstate(exc) or ""
+        return code.startswith(("08", "53", "57P")) or (
+            exc.orig is not None and is_unreachable(exc.orig)
+        )
+    return isinstance(exc, UNREACHABLE_ERRORS)
+
+
+def is_data_exception(exc: DBAPIError) -> bool:
+    """Did the database refuse a value as data (SQLSTATE class 22: NUL in text, a string longer
+    than its column, ...)? The same request will be refused again: it is the client's to change."""
+    return (_sqlstate(exc) or "").startswith("22")
 
 
 def is_overlap_violation(exc: IntegrityError) -> bool:
