@@ -5,6 +5,10 @@ line on stdout once the socket accepts connections (`--port 0` picks a free port
 which). Exits 2 with a clear message on bad settings
 or a taken port; SIGTERM and Ctrl-C shut down gracefully (uvicorn drains requests, the lifespan
 stops the relay and closes the database).
+
+Crash arming (REHEARSAL_ALLOW_CRASH_ARMING=1: an HTTP call can end the process) is refused on a
+bind address other hosts can reach unless forced with --force-crash-arming-off-loopback, and
+whenever it is on, the start says so in a warning.
 """
 
 from __future__ import annotations
@@ -25,7 +29,13 @@ import uvicorn
 
 from service.app import create_app
 from service.json_logging import configure_logging
-from service.settings import Settings, SettingsError, unknown_variables
+from service.settings import (
+    Settings,
+    SettingsError,
+    crash_arming_refusal,
+    is_loopback,
+    unknown_variables,
+)
 from service.system_clock import SystemClock
 
 log = logging.getLogger("service")
@@ -43,6 +53,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile", choices=["v2", "legacy"], help="protections profile")
     parser.add_argument("--no-relay", action="store_true", help="do not run the relay in-process")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (REHEARSAL_LOG_LEVEL)")
+    parser.add_argument(
+        "--force-crash-arming-off-loopback",
+        action="store_true",
+        help="start even though crash arming is on and --host is not a loopback address "
+        "(REHEARSAL_FORCE_CRASH_ARMING_OFF_LOOPBACK=1)",
+    )
     return parser.parse_args(argv)
 
 
@@ -58,6 +74,26 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings
         calendar_url=args.calendar_url,
         log_level=args.log_level,
         relay_enabled=False if args.no_relay else None,
+        force_crash_arming_off_loopback=True if args.force_crash_arming_off_loopback else None,
+    )
+
+
+def warn_about_crash_arming(settings: Settings) -> None:
+    """Say, at start, that an HTTP call can end this process, and who can make it."""
+    if not settings.allow_crash_arming:
+        return
+    who = "any client" if not settings.api_keys else "any client with an API key"
+    where = (
+        "on this machine"
+        if is_loopback(settings.host)
+        else f"that reaches {settings.host} (forced off loopback)"
+    )
+    log.warning(
+        "CRASH ARMING IS ON: %s %s can end this process with POST /v1/admin/crash; "
+        "unset REHEARSAL_ALLOW_CRASH_ARMING unless a fault timeline needs it",
+        who,
+        where,
+        extra={"allow_crash_arming": True, "host": settings.host},
     )
 
 
@@ -105,12 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"python -m service: {exc}", file=sys.stderr)
         return 2
+    refusal = crash_arming_refusal(settings)
+    if refusal is not None:
+        print(f"python -m service: {refusal}", file=sys.stderr)
+        return 2
     try:
         sock = bind_listener(settings.host, settings.port)
     except OSError as exc:
         print(f"python -m service: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    warn_about_crash_arming(settings)
     unknown = unknown_variables(os.environ)
     if unknown:
         log.warning("environment variables no setting reads (typos?)", extra={"variables": unknown})

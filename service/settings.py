@@ -11,6 +11,7 @@ variable < a command-line flag (`Settings.replace`).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +97,9 @@ class Settings:
     # POST /v1/admin/crash arms a crash point at run time (the runner's fault timeline uses it).
     # Off by default: nobody should be able to kill a service over HTTP unless it was asked for.
     allow_crash_arming: bool = False
+    # Arming on a non-loopback bind lets anyone who reaches the port end the process; the entry
+    # point refuses that combination unless this says it was meant (`crash_arming_refusal`).
+    force_crash_arming_off_loopback: bool = False
 
     def __post_init__(self) -> None:
         _check(
@@ -173,6 +177,33 @@ class Settings:
         if profile == "legacy" and "require_idempotency_key" not in values:
             values["require_idempotency_key"] = False
         return cls(**values)
+
+
+def is_loopback(host: str) -> bool:
+    """Does binding `host` keep the port on this machine? (0.0.0.0 and :: are every interface.)"""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def crash_arming_refusal(settings: Settings) -> str | None:
+    """Why these settings must not start a server, or None: crash arming on a bind address
+    other hosts can reach, not explicitly forced."""
+    if (
+        not settings.allow_crash_arming
+        or settings.force_crash_arming_off_loopback
+        or is_loopback(settings.host)
+    ):
+        return None
+    return (
+        f"REHEARSAL_ALLOW_CRASH_ARMING=1 with --host {settings.host} (not a loopback address) "
+        "would let anyone who reaches the port end the process with POST /v1/admin/crash; bind "
+        "127.0.0.1, or turn arming off, or, on a network you trust, say so with "
+        "--force-crash-arming-off-loopback (REHEARSAL_FORCE_CRASH_ARMING_OFF_LOOPBACK=1)"
+    )
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
