@@ -18,8 +18,10 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from service.api import appointments, ops
+from service.api.body_timeout import BodyReadTimeoutMiddleware
 from service.api.errors import install_error_handlers
 from service.api.middleware import RequestContextMiddleware
+from service.api.openapi import install_openapi
 from service.clock import Clock
 from service.loop_lag import watch_loop_lag
 from service.relay.outbox_relay import OutboxRelay
@@ -64,10 +66,12 @@ def create_app(settings: Settings, clock: Clock, rng: random.Random) -> FastAPI:
 
     app = FastAPI(title="Rehearsal Appointment v2", version="2.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.add_middleware(BodyReadTimeoutMiddleware)  # a 408 when a body does not arrive
     app.add_middleware(RequestContextMiddleware, runtime=runtime)
     install_error_handlers(app)
     app.include_router(appointments.router)
     app.include_router(ops.router)
+    install_openapi(app, settings)
     return app
 
 

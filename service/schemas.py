@@ -2,9 +2,12 @@
 
 Owns field rules (DESIGN §3): customer_id a UUID; resource_id 1-255 printable characters; slot
 times ISO 8601 strings in UTC with start < end and at most 4 h; service_type consultation|pickup;
-title <= 256; owner.name and owner.email; location <= 255; metadata a JSON object <= 8 KB. Unknown
-fields are refused, so a typo is a 422 naming it rather than a silently dropped value. Knows
-nothing of the database; `AppointmentPublic.of` renders the booking model.
+title <= 256; owner.name and owner.email; location <= 255; metadata a JSON object <= 8 KB, nested
+at most 32 levels. No string the service stores may hold NUL (U+0000): PostgreSQL refuses it in
+text while SQLite keeps it, so here it is a 422 naming the field, the same on both. Unknown fields
+are refused, so a typo is a 422 naming it rather than a silently dropped value. Also the error
+bodies (`ErrorBody`, `ValidationErrorBody`) that the OpenAPI description publishes. Knows nothing
+of the database; `AppointmentPublic.of` renders the booking model.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from service.booking.model import Appointment, isoformat_utc, timestamp_iso
 
 MAX_SLOT = dt.timedelta(hours=4)
 MAX_METADATA_BYTES = 8 * 1024
+# Deep enough for any real record, and far below where recursive code gives up: pydantic's
+# serializer stops at ~255 levels ("Maximum serialization depth exceeded", which was a 500).
+MAX_METADATA_DEPTH = 32
 _EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]+$")
 
@@ -44,6 +50,34 @@ def _email(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
+def _metadata_depth(value: Any) -> Any:
+    """Refuse metadata nested deeper than MAX_METADATA_DEPTH before anything walks it recursively
+    (this walk is iterative on purpose: recursion over hostile input is what failed)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    if deepest > MAX_METADATA_DEPTH:
+        raise ValueError(
+            f"must be nested at most {MAX_METADATA_DEPTH} levels deep (got {deepest}); flatten it"
+        )
+    return value
+
+
 def _metadata_size(value: dict[str, Any]) -> dict[str, Any]:
     size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     if size > MAX_METADATA_BYTES:
@@ -53,6 +87,46 @@ def _metadata_size(value: dict[str, Any]) -> dict[str, Any]:
 
 UtcTime = Annotated[dt.datetime, BeforeValidator(_iso_string), AfterValidator(_utc)]
 Printable = Annotated[str, Field(min_length=1, max_length=255, pattern=_PRINTABLE.pattern)]
+# The pattern documents the rule in the OpenAPI description; `_no_nul` enforces it with a message
+# that says what is wrong (a failed pattern would only quote the regex).
+_NO_NUL = {"pattern": r"^[^\u0000]*$"}
+Title = Annotated[str, Field(max_length=256, json_schema_extra=_NO_NUL), AfterValidator(_no_nul)]
+Location = Annotated[str, Field(max_length=255, json_schema_extra=_NO_NUL), AfterValidator(_no_nul)]
+Reason = Location
+OwnerName = Annotated[
+    str, Field(min_length=1, max_length=255, json_schema_extra=_NO_NUL), AfterValidator(_no_nul)
+]
+Email = Annotated[
+    str,
+    Field(
+        max_length=320,
+        json_schema_extra={"pattern": r"^[^\s@\u0000]+@[^\s@\u0000]+\.[^\s@\u0000]+$"},
+    ),
+    AfterValidator(_no_nul),
+    AfterValidator(_email),
+]
+Metadata = Annotated[
+    dict[str, Any],
+    BeforeValidator(_metadata_depth),
+    AfterValidator(_metadata_size),
+    Field(
+        description=f"a JSON object of at most {MAX_METADATA_BYTES} bytes as JSON, nested at most "
+        f"{MAX_METADATA_DEPTH} levels deep"
+    ),
+]
+# What `service.resilience.idempotency.validate_key` accepts, for the description only: the body's
+# key is checked there (422 naming Idempotency-Key), like the header's.
+IDEMPOTENCY_KEY_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": "^[!-~]+$",
+    "description": "any unique string of 1-255 printable ASCII characters without spaces, e.g. "
+    "a UUID; the same key with the same body answers the first response again",
+}
+BodyIdempotencyKey = Annotated[
+    str, Field(json_schema_extra={k: v for k, v in IDEMPOTENCY_KEY_SCHEMA.items() if k != "type"})
+]
 
 
 class Strict(BaseModel):
@@ -73,8 +147,8 @@ class Slot(Strict):
 
 
 class Owner(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=255)]
-    email: Annotated[str, Field(max_length=320), AfterValidator(_email)]
+    name: OwnerName
+    email: Email
 
 
 class AppointmentCreate(Strict):
@@ -82,11 +156,11 @@ class AppointmentCreate(Strict):
     resource_id: Printable
     slot: Slot
     service_type: Literal["consultation", "pickup"]
-    title: Annotated[str, Field(max_length=256)] | None = None
+    title: Title | None = None
     owner: Owner | None = None
-    location: Annotated[str, Field(max_length=255)] | None = None
-    metadata: Annotated[dict[str, Any], AfterValidator(_metadata_size)] | None = None
-    idempotency_key: str | None = None  # DESIGN §3: also accepted in the body
+    location: Location | None = None
+    metadata: Metadata | None = None
+    idempotency_key: BodyIdempotencyKey | None = None  # DESIGN §3: also accepted in the body
 
     def fingerprint_body(self) -> dict[str, Any]:
         """The body that identifies the request for idempotency: normalized, key excluded."""
@@ -95,12 +169,12 @@ class AppointmentCreate(Strict):
 
 class RescheduleRequest(Strict):
     slot: Slot
-    idempotency_key: str | None = None
+    idempotency_key: BodyIdempotencyKey | None = None
 
 
 class CancelRequest(Strict):
-    reason: Annotated[str, Field(max_length=255)] | None = None
-    idempotency_key: str | None = None
+    reason: Reason | None = None
+    idempotency_key: BodyIdempotencyKey | None = None
 
 
 class SlotPublic(BaseModel):
@@ -151,3 +225,48 @@ class AppointmentPublic(BaseModel):
 class AppointmentPage(BaseModel):
     items: list[AppointmentPublic]
     next_after: str | None  # pass as `after` for the next page; null on the last one
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="the field, e.g. slot.start_time, Idempotency-Key, body")
+    message: str
+    type: str | None = Field(default=None, description="the kind of problem (validation errors)")
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a stable code (`slot_taken`, `not_found`, `database_unavailable`, ...) and a
+    message saying what to do next."""
+
+    error: str
+    message: str
+    detail: list[FieldProblem] | None = None
+
+
+class ValidationErrorBody(ErrorBody):
+    """A 422: which fields are wrong and why (the input itself is never echoed)."""
+
+    detail: list[FieldProblem]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """`/readyz`: 200 with `status` ready, 503 with `status` unavailable and why."""
+
+    status: Literal["ready", "unavailable"]
+    database: str
+    breaker: str
+    profile: str
+
+
+class CrashArmed(BaseModel):
+    armed: str
+    nth: int
+
+
+class CrashRefusal(BaseModel):
+    """The crash-arming route's refusals (403 off, 422 bad point or nth) carry `error` only."""
+
+    error: str

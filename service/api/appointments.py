@@ -3,7 +3,12 @@
 `POST /v1/appointments` (201 CONFIRMED, 202 PENDING/FAILED, 409 slot taken or key in flight,
 422 bad input or key reused), `GET /v1/appointments/{id}`, `GET /v1/appointments` (filters
 `resource_id`, `from`, `to`; keyset paging with `after` and `limit`), `POST .../cancel`,
-`POST .../reschedule`.
+`POST .../reschedule`. Every status a route can answer is declared on it (`service.api.openapi`).
+
+Values no appointment can have stop here, before a flow or a query sees them, so both databases
+answer alike: a path id longer than an id (36 characters) or holding NUL is a 404; a list filter
+holding NUL matches nothing. (PostgreSQL refuses NUL in text and a key row cannot hold a longer
+id: both were 503s there, while SQLite answered.)
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from service.api import openapi
 from service.api.deps import CallerDep, IdempotencyKeyHeader, resolve_idempotency_key
 from service.booking import read_flow
-from service.booking.answers import Answer, BookingError
+from service.booking.answers import Answer, BookingError, not_found
 from service.booking.cancel_flow import CancelFlow
 from service.booking.commands import CancelCommand, CreateCommand, RescheduleCommand
 from service.booking.create_flow import CreateFlow
@@ -32,6 +38,20 @@ from service.schemas import (
 router = APIRouter(prefix="/v1/appointments", tags=["appointments"])
 
 MAX_PAGE = 500
+# Appointment ids are UUIDs; the key, outbox and saga rows hold them in 36-character columns.
+MAX_ID_LENGTH = 36
+
+
+def storable(value: str) -> bool:
+    """Could `value` equal a stored id or resource id? Not with NUL: no stored text holds one."""
+    return "\x00" not in value
+
+
+def checked_id(appointment_id: str) -> str:
+    """The path id, or a 404 when no appointment can have it."""
+    if len(appointment_id) > MAX_ID_LENGTH or not storable(appointment_id):
+        raise not_found(appointment_id)
+    return appointment_id
 
 
 def respond(answer: Answer) -> JSONResponse:
@@ -41,7 +61,9 @@ def respond(answer: Answer) -> JSONResponse:
     return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
-@router.post("", status_code=201, response_model=AppointmentPublic)
+@router.post(
+    "", status_code=201, response_model=AppointmentPublic, responses=openapi.CREATE_ANSWERS
+)
 async def create_appointment(
     body: AppointmentCreate,
     caller: CallerDep,
@@ -65,8 +87,9 @@ async def create_appointment(
     return respond(await flow.run(command, key, caller.started_at))
 
 
-@router.get("/{appointment_id}", response_model=AppointmentPublic)
+@router.get("/{appointment_id}", response_model=AppointmentPublic, responses=openapi.GET_ANSWERS)
 async def get_appointment(appointment_id: str, caller: CallerDep) -> JSONResponse:
+    checked_id(appointment_id)
     # Rendered here, as the flows' answers are: FastAPI would validate the model a second time.
     return respond(await read_flow.get_appointment(caller.runtime, caller.tenant, appointment_id))
 
@@ -88,7 +111,7 @@ def _parse_bound(name: str, value: str | None) -> dt.datetime | None:
     return parsed
 
 
-@router.get("", response_model=AppointmentPage)
+@router.get("", response_model=AppointmentPage, responses=openapi.LIST_ANSWERS)
 async def list_appointments(
     caller: CallerDep,
     resource_id: str | None = None,
@@ -99,6 +122,9 @@ async def list_appointments(
 ) -> AppointmentPage:
     start = _parse_bound("from", window_from)
     end = _parse_bound("to", window_to)
+    if not all(storable(value) for value in (resource_id, after) if value is not None):
+        # No resource id holds NUL, and no `next_after` the service hands out does either.
+        return AppointmentPage(items=[], next_after=None)
     page = await read_flow.list_appointments(
         caller.runtime,
         caller.tenant,
@@ -112,7 +138,9 @@ async def list_appointments(
     return AppointmentPage(items=items, next_after=page.next_after)
 
 
-@router.post("/{appointment_id}/cancel", response_model=AppointmentPublic)
+@router.post(
+    "/{appointment_id}/cancel", response_model=AppointmentPublic, responses=openapi.CANCEL_ANSWERS
+)
 async def cancel_appointment(
     appointment_id: str,
     caller: CallerDep,
@@ -121,11 +149,16 @@ async def cancel_appointment(
 ) -> JSONResponse:
     request = body or CancelRequest()
     key = resolve_idempotency_key(caller.runtime, idempotency_key, request.idempotency_key)
+    checked_id(appointment_id)
     command = CancelCommand(caller.tenant, appointment_id, request.reason)
     return respond(await CancelFlow(caller.runtime).run(command, key))
 
 
-@router.post("/{appointment_id}/reschedule", response_model=AppointmentPublic)
+@router.post(
+    "/{appointment_id}/reschedule",
+    response_model=AppointmentPublic,
+    responses=openapi.RESCHEDULE_ANSWERS,
+)
 async def reschedule_appointment(
     appointment_id: str,
     body: RescheduleRequest,
@@ -133,6 +166,7 @@ async def reschedule_appointment(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     key = resolve_idempotency_key(caller.runtime, idempotency_key, body.idempotency_key)
+    checked_id(appointment_id)
     command = RescheduleCommand(
         caller.tenant, appointment_id, body.slot.start_time, body.slot.end_time
     )

@@ -8,6 +8,11 @@ Owns how a request gets what it needs: the `Runtime` hangs off `app.state` (buil
 `create_app`, never a module global); the tenant comes from `Authorization: Bearer <key>`
 (401 when keys are configured and the key is missing or unknown; the default tenant when none
 are configured); the idempotency key from the header or the body (422 naming it when malformed).
+
+Whitespace around the Authorization value is normalised away, not refused: RFC 9110 §5.5 makes
+leading and trailing spaces and tabs of a field value optional whitespace, not part of the value,
+and proxies strip it as they please, so `Bearer <key> ` is `Bearer <key>`. Inside the value it
+counts: `Bearer <key> x` names no key (401).
 """
 
 from __future__ import annotations
@@ -42,10 +47,12 @@ def tenant_of(runtime: Runtime, authorization: str | None) -> str:
     keys = runtime.settings.api_keys
     if not keys:
         return runtime.settings.default_tenant
-    scheme, _, token = (authorization or "").partition(" ")
+    # RFC 9110 OWS around the value; RFC 6750: "Bearer" 1*SP token.
+    scheme, _, token = (authorization or "").strip(" \t").partition(" ")
+    token = token.lstrip(" ")
     if scheme.lower() == "bearer" and token:
         for key, tenant in keys.items():
-            if hmac.compare_digest(key.encode(), token.strip().encode()):
+            if hmac.compare_digest(key.encode(), token.encode()):
                 return tenant
     raise HTTPException(
         status_code=401,

@@ -6,6 +6,7 @@ Admin: `POST /v1/admin/crash` arms a crash point at run time (only with
 REHEARSAL_ALLOW_CRASH_ARMING=1, as the scenario runner starts it); `POST /v1/admin/reconcile` runs
 one reconciler pass; `GET /v1/admin/outbox` shows the
 backlog and the caller's dead letters; `GET /v1/admin/sagas/{appointment_id}` a saga's steps.
+Every status each route can answer is declared on it (`service.api.openapi`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from service.api import openapi
+from service.api.appointments import MAX_ID_LENGTH, storable
 from service.api.deps import RuntimeDep, TenantDep
 from service.relay.reconciler import Reconciler
 from service.resilience.breaker import BreakerState
+from service.schemas import CrashArmed, Health, Readiness
 
 router = APIRouter()
 
@@ -29,12 +33,12 @@ def _breaker_state(runtime: RuntimeDep) -> str:
     return runtime.breaker.state(runtime.clock.now()).value
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readiness, responses=openapi.READY_ANSWERS)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     body: dict[str, Any] = {"breaker": _breaker_state(runtime), "profile": runtime.settings.profile}
     try:
@@ -46,7 +50,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse, responses=openapi.METRICS_ANSWERS)
 async def metrics(runtime: RuntimeDep) -> Response:
     async with runtime.store.read() as tx:
         open_rows, dead = await tx.outbox_counts()
@@ -56,7 +60,7 @@ async def metrics(runtime: RuntimeDep) -> Response:
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.post("/v1/admin/crash")
+@router.post("/v1/admin/crash", response_model=CrashArmed, responses=openapi.CRASH_ANSWERS)
 async def arm_crash(body: dict[str, Any], runtime: RuntimeDep, _tenant: TenantDep) -> JSONResponse:
     if not runtime.settings.allow_crash_arming:
         return JSONResponse(
@@ -75,13 +79,13 @@ async def arm_crash(body: dict[str, Any], runtime: RuntimeDep, _tenant: TenantDe
     return JSONResponse({"armed": point, "nth": nth})
 
 
-@router.post("/v1/admin/reconcile")
+@router.post("/v1/admin/reconcile", responses=openapi.ADMIN_ANSWERS)
 async def reconcile(runtime: RuntimeDep, _tenant: TenantDep) -> dict[str, Any]:
     report = await Reconciler(runtime).run_once()
     return report.as_dict()
 
 
-@router.get("/v1/admin/outbox")
+@router.get("/v1/admin/outbox", responses=openapi.ADMIN_ANSWERS)
 async def outbox(runtime: RuntimeDep, tenant: TenantDep) -> dict[str, Any]:
     async with runtime.store.read() as tx:
         open_rows, dead = await tx.outbox_counts()
@@ -104,8 +108,12 @@ async def outbox(runtime: RuntimeDep, tenant: TenantDep) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/admin/sagas/{appointment_id}")
+@router.get("/v1/admin/sagas/{appointment_id}", responses=openapi.ADMIN_ANSWERS)
 async def saga_steps(appointment_id: str, runtime: RuntimeDep, tenant: TenantDep) -> dict[str, Any]:
+    if len(appointment_id) > MAX_ID_LENGTH or not storable(appointment_id):
+        # No saga can belong to such an id: the answer for any unknown id, without a query
+        # (PostgreSQL would refuse a NUL in the parameter).
+        return {"appointment_id": appointment_id, "steps": []}
     async with runtime.store.read() as tx:
         steps = await tx.saga_steps(tenant, appointment_id)
     return {"appointment_id": appointment_id, "steps": steps}

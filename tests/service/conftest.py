@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -102,9 +103,10 @@ def _pg_admin_sync(statement: str) -> None:
         pool.submit(lambda: asyncio.run(_pg_admin(statement))).result()
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test, dropped afterwards; skips when unreachable."""
+@contextlib.contextmanager
+def scratch_postgres() -> Iterator[str]:
+    """A fresh PostgreSQL database on the shared server, dropped afterwards; skips when
+    unreachable. For fixtures of any scope."""
     name = f"rehearsal_svc_{uuid.uuid4().hex[:12]}"
     try:
         _pg_admin_sync(f"CREATE DATABASE {name}")
@@ -114,6 +116,13 @@ def postgres_url() -> Iterator[str]:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     finally:
         _pg_admin_sync(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test, dropped afterwards; skips when unreachable."""
+    with scratch_postgres() as url:
+        yield url
 
 
 API_KEYS = {"key-alpha": "tenant-alpha", "key-beta": "tenant-beta"}
