@@ -189,7 +189,7 @@ def fuzzed_service(
 
 
 def run_schemathesis(
-    service: Service, workdir: Path, max_examples: int, seed: int
+    service: Service, workdir: Path, max_examples: int, seed: int, timeout_s: float = 300
 ) -> dict[str, Any]:
     """`st run` against the service's own description; its JSON report."""
     report = workdir / "schemathesis.json"
@@ -209,7 +209,9 @@ def run_schemathesis(
         "SCHEMATHESIS_HOOKS": "tests.service.schemathesis_hooks",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
-    result = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout_s
+    )
     (workdir / "schemathesis.out").write_text(result.stdout + result.stderr)
     assert report.exists(), result.stdout[-3000:] + result.stderr[-3000:]
     summary: dict[str, Any] = json.loads(report.read_text())
