@@ -2,7 +2,7 @@
 
 Owns the tables — appointments and reschedule holds, idempotency keys, outbox rows, saga steps —
 and their rules, the same ones SQL enforces: the overlap rule over booked, guarded rows of a
-tenant's resource (`SlotTaken` on insert and on save), unique keys per tenant, versioned saves
+resource, whatever their tenant (`SlotTaken` on insert and on save), unique keys per tenant, versioned saves
 (`StaleWrite`), outbox leases claimed oldest-due first. `tests/stores/` runs one contract suite
 on this store, SQLite and PostgreSQL alike. Must not decide outcomes (the flows in
 `service/booking` and `service/relay` do) and must not wait: the twin charges a transaction's
@@ -13,7 +13,7 @@ suspends), so each is serializable by construction. A write transaction keeps an
 exception rolls it back whole, as SQL does. Records handed out are immutable snapshots.
 
 Indexes keep the hot operations proportional to what they touch, not to the table: booked slots
-per (tenant, resource) sorted by start (an overlap probe looks at the slots that could reach the
+per resource sorted by start (an overlap probe looks at the slots that could reach the
 new one: starts within the longest slot seen before its end), appointment ids per (tenant,
 resource) in id order (pages), and the outbox as two heaps — due times of unclaimed rows, lease
 ends of claimed ones — whose entries are checked against the row when popped.
@@ -72,7 +72,7 @@ class _Stored:
 
 
 class _Slots:
-    """The booked rows of one (tenant, resource), by start time."""
+    """The booked rows of one resource (of every tenant), by start time."""
 
     __slots__ = ("starts", "rows", "longest_s")
 
@@ -169,7 +169,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.rows: dict[str, _Stored] = {}  # appointments and holds by id
-        self._slots: dict[tuple[str, str], _Slots] = {}  # booked rows per tenant and resource
+        self._slots: dict[str, _Slots] = {}  # booked rows per resource, of every tenant
         self._ids: dict[tuple[str, str], list[str]] = {}  # appointment ids per tenant, resource
         self.keys: dict[tuple[str, str], _KeyEntry] = {}
         self.outbox: dict[int, _Row] = {}
@@ -199,15 +199,14 @@ class MemoryStore:
     def _index(self, row: _Stored) -> None:
         appointment = row.appointment
         if appointment.status is BOOKED:
-            key = (appointment.tenant_id, appointment.resource_id)
+            key = appointment.resource_id
             slots = self._slots.get(key)
             if slots is None:
                 slots = self._slots[key] = _Slots()
             slots.add(row)
 
     def _unindex(self, row: _Stored) -> None:
-        appointment = row.appointment
-        slots = self._slots.get((appointment.tenant_id, appointment.resource_id))
+        slots = self._slots.get(row.appointment.resource_id)
         if slots is not None:
             slots.discard(row)
 
@@ -216,7 +215,7 @@ class MemoryStore:
         appointment = row.appointment
         if not row.guarded or appointment.status is not BOOKED:
             return
-        slots = self._slots.get((appointment.tenant_id, appointment.resource_id))
+        slots = self._slots.get(appointment.resource_id)
         if slots is None:
             return
         start_ts, end_ts = row.start_ts, row.end_ts
@@ -359,10 +358,8 @@ class MemoryTransaction:
         undo.append((_undo_save, store, before.id, old, row, moved))
         return saved
 
-    async def overlaps(
-        self, tenant_id: str, resource_id: str, start: dt.datetime, end: dt.datetime
-    ) -> bool:
-        slots = self.store._slots.get((tenant_id, resource_id))
+    async def overlaps(self, resource_id: str, start: dt.datetime, end: dt.datetime) -> bool:
+        slots = self.store._slots.get(resource_id)
         if slots is None:
             return False
         found = slots.overlapping(start.timestamp(), end.timestamp(), guarded_only=False)
@@ -419,6 +416,30 @@ class MemoryTransaction:
 
     async def all_appointments(self) -> Sequence[Appointment]:
         return [r.appointment for r in self.store.rows.values() if r.kind == KIND_APPOINTMENT]
+
+    async def event_owners(self, identities: Iterable[str]) -> dict[str, str]:
+        # A scan, as SQL's lookups are indexed: the reconciler asks once a pass, and an index
+        # kept up on every create would cost the twin's hot path for a rare question.
+        wanted = set(identities)
+        owners: dict[str, str] = {}
+        store = self.store
+        for row in store.rows.values():
+            if row.kind != KIND_APPOINTMENT:
+                continue
+            a = row.appointment
+            for identity in (a.id, a.event_id, a.external_id):
+                if identity in wanted:
+                    owners.setdefault(identity, a.tenant_id)
+        for (tenant_id, _), steps in store.saga_log.items():
+            for step in steps:
+                if step["saga_id"] in wanted:
+                    owners.setdefault(step["saga_id"], tenant_id)
+        for outbox_row in store.outbox.values():
+            payload = outbox_row.payload
+            event_id = payload.get("event_id") or payload.get("spec", {}).get("event_id")
+            if event_id is not None and str(event_id) in wanted:
+                owners.setdefault(str(event_id), outbox_row.tenant_id)
+        return owners
 
     # -- idempotency keys --------------------------------------------------------------------
     async def load_key(

@@ -147,7 +147,6 @@ class CreateFlow:
                     # legacy: a check in code, in its own transaction: two requests can both pass.
                     async with rt.store.read() as tx:
                         if await tx.overlaps(
-                            appointment.tenant_id,
                             appointment.resource_id,
                             appointment.start_time,
                             appointment.end_time,

@@ -173,9 +173,7 @@ class RescheduleSaga:
             saga_id = rt.ids.new_id()
             hold = _hold_for(current, rt.ids.new_id(), start, end, now)
             try:
-                if not on.overlap_guard and await tx.overlaps(
-                    tenant_id, current.resource_id, start, end
-                ):
+                if not on.overlap_guard and await tx.overlaps(current.resource_id, start, end):
                     raise SlotTaken(current.resource_id)
                 await tx.insert_appointment(
                     hold, guarded=on.overlap_guard, kind=KIND_HOLD, hold_for=current.id

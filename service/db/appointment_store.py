@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -111,10 +111,8 @@ async def insert(
         # pool's connections held meanwhile — a burst of 25 creates for one slot took seconds.
         # Queue same-resource inserts on a transaction lock first; the loser then sees the
         # winner's committed row and gets its 409 at once. (SQLite's BEGIN IMMEDIATE already
-        # serialises writers.)
-        await conn.execute(
-            _LOCK_RESOURCE, {"b_slot_key": f"{appointment.tenant_id}\x1f{appointment.resource_id}"}
-        )
+        # serialises writers.) The key is the resource alone: the rule spans tenants.
+        await conn.execute(_LOCK_RESOURCE, {"b_slot_key": appointment.resource_id})
     try:
         await conn.execute(_INSERT, values)
     except IntegrityError as exc:
@@ -162,11 +160,11 @@ async def save(conn: AsyncConnection, before: Appointment, after: Appointment) -
 
 
 async def overlaps(
-    conn: AsyncConnection, tenant_id: str, resource_id: str, start: dt.datetime, end: dt.datetime
+    conn: AsyncConnection, resource_id: str, start: dt.datetime, end: dt.datetime
 ) -> bool:
-    """Is any booked row of this resource overlapping [start, end)? (The legacy code check.)"""
+    """Is any booked row of this resource, whatever its tenant, overlapping [start, end)? (The
+    legacy code check.)"""
     query = select(func.count()).where(
-        t.c.tenant_id == tenant_id,
         t.c.resource_id == resource_id,
         t.c.status == AppointmentStatus.BOOKED.value,
         t.c.start_time < end,
@@ -204,6 +202,23 @@ async def all_appointments(conn: AsyncConnection) -> Sequence[Appointment]:
     """Every appointment of every tenant (the reconciler's side of the comparison)."""
     query = select(t).where(t.c.kind == KIND_APPOINTMENT)
     return [_from_row(row) for row in (await conn.execute(query)).all()]
+
+
+async def event_owners(conn: AsyncConnection, identities: Sequence[str]) -> dict[str, str]:
+    """Of `identities` (a few hundred at most: one `IN` list), those that are an appointment's
+    id, the event id asked of the provider for it, or the provider's id recorded for it; each
+    with the appointment's tenant."""
+    query = select(t.c.id, t.c.event_id, t.c.external_id, t.c.tenant_id).where(
+        t.c.kind == KIND_APPOINTMENT,
+        or_(t.c.id.in_(identities), t.c.event_id.in_(identities), t.c.external_id.in_(identities)),
+    )
+    wanted = set(identities)
+    owners: dict[str, str] = {}
+    for row in (await conn.execute(query)).all():
+        for identity in (row.id, row.event_id, row.external_id):
+            if identity in wanted:
+                owners.setdefault(identity, row.tenant_id)
+    return owners
 
 
 async def delete_hold(conn: AsyncConnection, hold_id: str) -> None:

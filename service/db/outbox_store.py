@@ -73,9 +73,23 @@ async def enqueue(
             "dead_lettered": False,
             "ambiguous_seen": False,
             "created_at": now,
+            "event_id": _event_id(payload),
         },
     )
     return int(result.scalar_one())
+
+
+def _event_id(payload: dict[str, Any]) -> str | None:
+    """The provider event a row's call names: a create's or a delete's `event_id`, a
+    reschedule's new event (`spec.event_id`); None when the provider picks the id."""
+    event_id = payload.get("event_id") or payload.get("spec", {}).get("event_id")
+    return str(event_id) if event_id is not None else None
+
+
+async def event_owners(conn: AsyncConnection, identities: Sequence[str]) -> dict[str, str]:
+    """Of `identities` (one `IN` list), the event ids some row's call named, with its tenant."""
+    query = select(t.c.event_id, t.c.tenant_id).where(t.c.event_id.in_(identities)).distinct()
+    return {row.event_id: row.tenant_id for row in (await conn.execute(query)).all()}
 
 
 async def claim_due(

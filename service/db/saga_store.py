@@ -53,3 +53,10 @@ async def steps_of(
         step["detail"] = json.loads(step["detail"]) if step["detail"] else None
         steps.append(step)
     return steps
+
+
+async def event_owners(conn: AsyncConnection, identities: Sequence[str]) -> dict[str, str]:
+    """Of `identities` (one `IN` list), the saga ids (a reschedule's new event id), with their
+    tenant."""
+    query = select(t.c.saga_id, t.c.tenant_id).where(t.c.saga_id.in_(identities)).distinct()
+    return {row.saga_id: row.tenant_id for row in (await conn.execute(query)).all()}

@@ -24,6 +24,8 @@ from service.db.database import Database, is_transient_conflict
 from service.ports.store import KIND_APPOINTMENT, OutboxRow, StoredKey, TransientConflict
 from service.resilience.idempotency import KeyRecord
 
+_IN_LIST = 500  # identities per `IN` list
+
 
 class SqlTransaction:
     """One transaction on one connection (`service.ports.store.Transaction`)."""
@@ -56,10 +58,8 @@ class SqlTransaction:
     async def save_appointment(self, before: Appointment, after: Appointment) -> Appointment:
         return await appointment_store.save(self.conn, before, after)
 
-    async def overlaps(
-        self, tenant_id: str, resource_id: str, start: dt.datetime, end: dt.datetime
-    ) -> bool:
-        return await appointment_store.overlaps(self.conn, tenant_id, resource_id, start, end)
+    async def overlaps(self, resource_id: str, start: dt.datetime, end: dt.datetime) -> bool:
+        return await appointment_store.overlaps(self.conn, resource_id, start, end)
 
     async def delete_hold(self, hold_id: str) -> None:
         await appointment_store.delete_hold(self.conn, hold_id)
@@ -86,6 +86,17 @@ class SqlTransaction:
 
     async def all_appointments(self) -> Sequence[Appointment]:
         return await appointment_store.all_appointments(self.conn)
+
+    async def event_owners(self, identities: Iterable[str]) -> dict[str, str]:
+        # Bounded IN lists: SQLite and asyncpg cap the parameters of one statement.
+        wanted = sorted(set(identities))
+        owners: dict[str, str] = {}
+        for start in range(0, len(wanted), _IN_LIST):
+            chunk = wanted[start : start + _IN_LIST]
+            for table in (appointment_store, saga_store, outbox_store):
+                for identity, tenant in (await table.event_owners(self.conn, chunk)).items():
+                    owners.setdefault(identity, tenant)
+        return owners
 
     # -- idempotency keys --------------------------------------------------------------------
     async def load_key(

@@ -108,6 +108,9 @@ outbox = Table(
     Column("ambiguous_seen", Boolean, nullable=False),
     Column("completed_at", Float),
     Column("created_at", Float, nullable=False),
+    # The provider event the row's call names (from the payload; migration 0002), so the
+    # reconciler can tell the service's events from other clients'.
+    Column("event_id", String(255)),
 )
 
 saga_steps = Table(

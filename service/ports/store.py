@@ -9,8 +9,9 @@ the same behaviour. Must not hold SQL, SimPy or asyncio.
 Semantics every implementation keeps:
 - A `write()` transaction commits when its block ends normally and rolls back whole on any
   exception (nothing of it is visible then); `read()` sees committed data only.
-- The overlap rule: a booked, guarded row (appointment or hold) of a tenant's resource refuses
-  another booked, guarded row whose [start, end) overlaps it (`SlotTaken`), on insert and on save.
+- The overlap rule: a booked, guarded row (appointment or hold) of a resource refuses another
+  booked, guarded row of that resource whose [start, end) overlaps it (`SlotTaken`), on insert
+  and on save — whatever the tenants: a resource is one provider calendar (service/README.md).
 - Idempotency keys are unique per tenant (`KeyTaken` when a concurrent transaction inserted it).
 - `save(before, after)` writes only if the row is still at `before.version` (`StaleWrite`).
 - `claim_due` leases due rows (oldest due first, then by id) that no live lease holds, as
@@ -106,9 +107,9 @@ class Transaction(Protocol):
 
     async def save_appointment(self, before: Appointment, after: Appointment) -> Appointment: ...
 
-    async def overlaps(
-        self, tenant_id: str, resource_id: str, start: dt.datetime, end: dt.datetime
-    ) -> bool: ...
+    async def overlaps(self, resource_id: str, start: dt.datetime, end: dt.datetime) -> bool:
+        """Any booked row of this resource, of any tenant, overlapping [start, end)?"""
+        ...
 
     async def delete_hold(self, hold_id: str) -> None: ...
 
@@ -124,6 +125,13 @@ class Transaction(Protocol):
     ) -> Sequence[Appointment]: ...
 
     async def all_appointments(self) -> Sequence[Appointment]: ...
+
+    async def event_owners(self, identities: Iterable[str]) -> dict[str, str]:
+        """Of `identities` (provider event ids and keys), those the service issued, each with
+        the tenant it issued it for: an appointment's id, the event id asked of the provider for
+        it or the provider's id recorded for it, a saga's id, an outbox row's event id. What the
+        reconciler may treat as its own; anything else is another client's."""
+        ...
 
     # -- idempotency keys ---------------------------------------------------------------
     async def load_key(

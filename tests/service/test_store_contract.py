@@ -4,6 +4,7 @@ whichever driver runs them (STYLE §4: the same tests on every backend)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -98,7 +99,7 @@ async def enqueue(store: Store, appointment_id: str, due_at: float, **kwargs: ob
 
 
 # -- appointments ----------------------------------------------------------------------------
-async def test_overlaps_are_refused_adjacent_slots_and_others_calendars_are_not(
+async def test_overlaps_are_refused_adjacent_slots_and_other_resources_are_not(
     store: Store,
 ) -> None:
     await insert(store, appointment(0, 30))
@@ -108,8 +109,31 @@ async def test_overlaps_are_refused_adjacent_slots_and_others_calendars_are_not(
         await insert(store, appointment(-60, 120))  # covers it
     await insert(store, appointment(30, 60))  # starts where the first ends
     await insert(store, appointment(-30, 0))  # ends where it starts
-    await insert(store, appointment(0, 30, tenant="t2"))
     await insert(store, appointment(0, 30, resource="r2"))
+
+
+async def test_the_overlap_rule_spans_tenants_a_resource_is_one_calendar(store: Store) -> None:
+    """Issue 16 item 6: every tenant's booking of a resource becomes an event on the one
+    provider calendar named by the resource id, so the second tenant's overlapping booking is
+    refused — on insert and on a move; its own listing still shows only its own."""
+    await insert(store, appointment(0, 30, tenant="t1"))
+    with pytest.raises(SlotTaken):
+        await insert(store, appointment(10, 20, tenant="t2"))
+    theirs = appointment(30, 60, tenant="t2")
+    await insert(store, theirs)
+    async with store.write() as tx:
+        current = await tx.get_appointment("t2", theirs.id, for_update=True)
+        assert current is not None
+        with pytest.raises(SlotTaken):
+            await tx.save_appointment(
+                current, current.evolve(start_time=T0, end_time=T0 + dt.timedelta(minutes=30))
+            )
+    async with store.read() as tx:
+        assert await tx.overlaps("r1", T0 + dt.timedelta(minutes=40), T0 + dt.timedelta(hours=2))
+        page = await tx.list_appointments(
+            "t2", resource_id="r1", window_from=None, window_to=None, after=None, limit=10
+        )
+        assert [a.id for a in page] == [theirs.id]
 
 
 async def test_unguarded_rows_neither_refuse_nor_are_refused(store: Store) -> None:
@@ -117,8 +141,8 @@ async def test_unguarded_rows_neither_refuse_nor_are_refused(store: Store) -> No
     await insert(store, appointment(0, 30))  # guarded, over an unguarded one
     await insert(store, appointment(0, 30), guarded=False)  # legacy: two on one slot
     async with store.read() as tx:
-        assert await tx.overlaps("t1", "r1", T0, T0 + dt.timedelta(minutes=1))
-        assert not await tx.overlaps("t1", "r1", T0 - dt.timedelta(hours=1), T0)
+        assert await tx.overlaps("r1", T0, T0 + dt.timedelta(minutes=1))
+        assert not await tx.overlaps("r1", T0 - dt.timedelta(hours=1), T0)
 
 
 async def test_holds_guard_their_slot_and_are_not_appointments(store: Store) -> None:
@@ -383,3 +407,51 @@ async def test_saga_steps_are_kept_in_order(store: Store) -> None:
         assert [s["step"] for s in steps] == ["reserve_new_slot", "switch"]
         assert steps[0]["detail"] == {"x": 1} and steps[0]["saga_id"] == "s1"
         assert await tx.saga_steps("t2", "a1") == []
+
+
+async def test_event_owners_names_the_ids_the_service_issued_and_their_tenant(
+    store: Store,
+) -> None:
+    """What the reconciler may treat as its own: an appointment's id, the event id it asked the
+    provider for, the provider's id it recorded, a saga's id, an outbox row's event id (a
+    create's, a delete's, a reschedule's new event) — of any status; nothing else."""
+    first = appointment(0, 30, tenant="t1")
+    moved = dataclasses.replace(
+        appointment(60, 90, tenant="t2"),
+        event_id="asked-of-provider",
+        external_id="provider-picked",
+        status=AppointmentStatus.CANCELLED,
+    )
+    hold = appointment(120, 150, tenant="t1")
+    for made in (first, moved):
+        await insert(store, made)
+    await insert(store, hold, kind=KIND_HOLD, hold_for=first.id)
+    async with store.write() as tx:
+        await tx.record_saga_step(tenant_id="t2", saga_id="saga-1", appointment_id=moved.id,
+                                  step="reserve_new_slot", state="done", now=1.0)  # fmt: skip
+        for event_type, payload in (
+            (CREATE_EVENT, {"event_id": "recreated", "key": "recreated"}),
+            (DELETE_EVENT, {"event_id": "to-delete", "key": "delete-to-delete"}),
+            (RESCHEDULE_EVENT, {"saga_id": "saga-2", "spec": {"event_id": "saga-2"}}),
+            (CREATE_EVENT, {"event_id": None, "key": None}),  # legacy: the provider picks
+        ):
+            await tx.enqueue(tenant_id="t1", appointment_id=first.id, event_type=event_type,
+                             payload=payload, due_at=0.0, now=0.0)  # fmt: skip
+    asked = [first.id, "asked-of-provider", "provider-picked", moved.id, "saga-1", "recreated",
+             "to-delete", "saga-2", hold.id, "someone-elses", "delete-to-delete"]  # fmt: skip
+    async with store.read() as tx:
+        owners = await tx.event_owners(asked)
+        assert await tx.event_owners([]) == {}
+        # More than one statement's worth of parameters: asked in bounded lists.
+        many = [f"foreign-{n}" for n in range(1200)] + asked
+        assert await tx.event_owners(many) == owners
+    assert owners == {
+        first.id: "t1",
+        "asked-of-provider": "t2",
+        "provider-picked": "t2",
+        moved.id: "t2",
+        "saga-1": "t2",
+        "recreated": "t1",
+        "to-delete": "t1",
+        "saga-2": "t1",
+    }
