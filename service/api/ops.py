@@ -4,7 +4,7 @@
 `/metrics` refreshes the outbox and breaker gauges, then renders the app's own registry.
 Admin: `POST /v1/admin/crash` arms a crash point at run time (only with
 REHEARSAL_ALLOW_CRASH_ARMING=1, as the scenario runner starts it); `POST /v1/admin/reconcile` runs
-one reconciler pass; `GET /v1/admin/outbox` shows the
+one reconciler pass over the caller's tenant; `GET /v1/admin/outbox` shows the
 backlog and the caller's dead letters; `GET /v1/admin/sagas/{appointment_id}` a saga's steps.
 Every status each route can answer is declared on it (`service.api.openapi`).
 """
@@ -80,8 +80,8 @@ async def arm_crash(body: dict[str, Any], runtime: RuntimeDep, _tenant: TenantDe
 
 
 @router.post("/v1/admin/reconcile", responses=openapi.ADMIN_ANSWERS)
-async def reconcile(runtime: RuntimeDep, _tenant: TenantDep) -> dict[str, Any]:
-    report = await Reconciler(runtime).run_once()
+async def reconcile(runtime: RuntimeDep, tenant: TenantDep) -> dict[str, Any]:
+    report = await Reconciler(runtime).run_once(tenant)
     return report.as_dict()
 
 

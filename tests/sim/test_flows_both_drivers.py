@@ -100,6 +100,19 @@ def _iso(epoch_s: float) -> str:
     return dt.datetime.fromtimestamp(epoch_s, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def _event(
+    event_id: str, calendar: str, start: dt.datetime, minutes: int, created: float, key: str
+) -> dict[str, Any]:
+    """An event as the provider lists it."""
+    end = start + dt.timedelta(minutes=minutes)
+    return {"id": event_id, "calendar_id": calendar, "start": _utc(start), "end": _utc(end),
+            "idempotency_key": key, "created_at": _iso(created)}  # fmt: skip
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 class ManualClock:
     """asyncio's side: time moves only by sleeps (each yields to the loop once)."""
 
@@ -144,10 +157,10 @@ def build_ports(clock: Clock, wakeup: Any, tasks: Any, provider_script: dict[str
     return ports, provider, counters
 
 
-def command(slot: int, resource: str = "r1") -> CreateCommand:
+def command(slot: int, resource: str = "r1", tenant: str = "tenant") -> CreateCommand:
     start = T0 + dt.timedelta(minutes=30 * slot)
     return CreateCommand(
-        "tenant",
+        tenant,
         resource,
         "0b1c3a57-7f3e-4c59-9a8e-2f2d8f0c6b11",
         start,
@@ -157,7 +170,7 @@ def command(slot: int, resource: str = "r1") -> CreateCommand:
     )
 
 
-async def scenario(ports: Ports) -> list[Any]:
+async def scenario(ports: Ports, provider: ScriptedProvider) -> list[Any]:
     """The same story for both drivers; returns what each step answered."""
     seen: list[Any] = []
 
@@ -192,16 +205,32 @@ async def scenario(ports: Ports) -> list[Any]:
     await step(lambda: CancelFlow(ports).run(CancelCommand("tenant", a.appointment_id), "key-x"))
     await ports.clock.sleep(0.5)
     seen.append(("relay pass", await relay.drain_once()))
+    # A's event is back after its delete (a create that committed late): the service's own id
+    # and key, on no live appointment — an orphan for the reconciler to delete.
+    provider.events[a.appointment_id] = _event(a.appointment_id, "r1", T0, 30, now(),
+                                               key=a.appointment_id)  # fmt: skip
     moved = RescheduleCommand(
         "tenant", b.appointment_id, T0 + dt.timedelta(hours=5), T0 + dt.timedelta(hours=5.5)
     )
     await step(lambda: RescheduleSaga(ports).run(moved, "key-r", now()))
     await ports.clock.sleep(0.5)
     seen.append(("relay pass", await relay.drain_once()))
+    # Another client's event on B's new slot: never deleted, reported for review.
+    provider.events["foreign-on-b"] = _event("foreign-on-b", "r1", T0 + dt.timedelta(hours=5),
+                                             15, now(), key="their-own-key")  # fmt: skip
     await ports.clock.sleep(2.0)
     report = await Reconciler(ports).run_once()
     seen.append(("reconciled", dataclasses.asdict(report)))
     seen.append(("relay pass", await relay.drain_once()))
+    # One resource is one calendar: another tenant cannot book B's slot, can book another
+    # resource's, and its own reconcile pass sees only its own.
+    later = RescheduleCommand("x", "x", T0 + dt.timedelta(hours=5), T0 + dt.timedelta(hours=5.5))
+    other = CreateCommand("other", "r1", "0b1c3a57-7f3e-4c59-9a8e-2f2d8f0c6b11",
+                          later.start_time, later.end_time, "pickup")  # fmt: skip
+    await step(lambda: create.run(other, "key-o1", now()))
+    await step(lambda: create.run(dataclasses.replace(other, resource_id="r2"), "key-o2", now()))
+    report = await Reconciler(ports).run_once("other")
+    seen.append(("reconciled other", dataclasses.asdict(report)))
     assert d is not None
     return seen
 
@@ -230,9 +259,14 @@ def effects(ports: Ports, provider: ScriptedProvider, counters: TwinCounters, se
 
 
 # The provider's script: B's event answers ambiguously three times (then ok, for the relay);
-# D's is refused for good; an orphan sits on the calendar for the reconciler.
+# D's is refused for good; another client's event sits on another calendar from the start.
 def script_for(ids: list[str]) -> dict[str, list[str]]:
     return {ids[1]: ["ambiguous"] * 3, ids[2]: ["permanent"]}
+
+
+# Another client's event on a calendar with no booking, with a time the service cannot read.
+FOREIGN_ELSEWHERE = {"id": "foreign-elsewhere", "calendar_id": "r9", "start": "x", "end": "y",
+                     "created_at": _iso(EPOCH - 3600)}  # fmt: skip
 
 
 def run_asyncio() -> dict[str, Any]:
@@ -240,9 +274,8 @@ def run_asyncio() -> dict[str, Any]:
         clock = ManualClock(EPOCH)
         ports, provider, counters = build_ports(clock, AsyncioWakeup(), AsyncioTasks(), {})
         provider.script = script_for(_ids())
-        provider.events["orphan"] = {"id": "orphan", "calendar_id": "r9",
-                                     "start": "x", "end": "y", "created_at": _iso(EPOCH - 3600)}  # fmt: skip
-        seen = await scenario(ports)
+        provider.events["foreign-elsewhere"] = dict(FOREIGN_ELSEWHERE)
+        seen = await scenario(ports, provider)
         return effects(ports, provider, counters, seen)
 
     return asyncio.run(main())
@@ -253,12 +286,11 @@ def run_simpy() -> dict[str, Any]:
     clock = SimClock(env, EPOCH)
     ports, provider, counters = build_ports(clock, SimWakeup(env), SimTasks(env, set()), {})
     provider.script = script_for(_ids())
-    provider.events["orphan"] = {"id": "orphan", "calendar_id": "r9",
-                                 "start": "x", "end": "y", "created_at": _iso(EPOCH - 3600)}  # fmt: skip
+    provider.events["foreign-elsewhere"] = dict(FOREIGN_ELSEWHERE)
     result: list[dict[str, Any]] = []
 
     def main() -> Any:
-        seen = yield from drive(scenario(ports))
+        seen = yield from drive(scenario(ports, provider))
         result.append(effects(ports, provider, counters, seen))
 
     env.process(main())
@@ -293,10 +325,24 @@ def test_the_story_is_what_the_flows_should_answer(both: dict[str, dict[str, Any
     assert answers[8] == (200, a_id, "PENDING", False)  # cancelled; its delete is queued
     assert answers[10] == (200, b_id, "CONFIRMED", False)  # rescheduled inline
     report = answers[12][1]
-    assert report["orphans_found"] == 1 and report["orphans_deleted"] == 1
+    # Only the service's own orphan (A's id) is deleted; the other client's events stay, the one
+    # on B's slot reported for review.
+    assert (report["orphans_found"], report["orphans_deleted"]) == (1, 1)
+    assert (report["foreign_events"], report["foreign_overlapping"]) == (2, 1)
+    assert report["foreign_overlapping_ids"] == ["foreign-on-b"]
     calls = both["asyncio"]["calls"]
     assert [c[3] for c in calls if c[1] == b_id][:3] == ["ambiguous"] * 3
-    assert ("delete", "orphan") in {(c[0], c[1]) for c in calls}
+    deleted = [c[1] for c in calls if c[0] == "delete"]
+    assert deleted.count(a_id) == 2  # the cancel's delete, then the reconciler's
+    assert "foreign-elsewhere" not in deleted and "foreign-on-b" not in deleted
+    assert {"foreign-elsewhere", "foreign-on-b"} <= set(both["asyncio"]["events"])
+    # Another tenant: refused on B's slot of r1 (one calendar), booked on r2; its own pass
+    # counts only its own appointment and event.
+    assert answers[14] == ("refused", 409, "slot_taken")
+    assert answers[15][0] == 201
+    theirs = answers[16][1]
+    assert (theirs["tenant"], theirs["appointments"], theirs["provider_events"]) == ("other", 1, 1)
+    assert theirs["foreign_overlapping_ids"] == [] and theirs["orphans_found"] == 0
 
 
 def test_asyncio_and_simpy_leave_identical_effects(both: dict[str, dict[str, Any]]) -> None:
