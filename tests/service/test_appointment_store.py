@@ -7,14 +7,18 @@ import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from alembic import command
+from sqlalchemy import text
 
 from service.booking.model import Appointment
 from service.db import appointment_store
 from service.db.appointment_store import SlotTaken
 from service.db.database import Database
-from service.db.migrate import upgrade_to_head
+from service.db.migrate import alembic_config, upgrade_to_head
+from service.db.sql_store import SqlTransaction
 from service.resilience.lifecycle import AppointmentStatus, ExternalState
 
 T0 = dt.datetime(2031, 5, 5, 9, 0, tzinfo=dt.UTC)
@@ -115,3 +119,61 @@ async def test_rows_written_without_the_guard_are_outside_the_rule(database: Dat
     await _insert(database, _appointment(0, 30), guarded=True)
     async with database.read() as conn:
         assert await appointment_store.overlaps(conn, "r1", T0, T0 + dt.timedelta(minutes=5))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def unmigrated(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{request.getfixturevalue('tmp_path')}/store.db"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    db = Database(url, pool_size=2)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def _upgrade_to(db: Database, revision: str) -> None:
+    def upgrade(sync_connection: Any) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = sync_connection
+        command.upgrade(config, revision)
+
+    async with db.write() as conn:
+        await conn.run_sync(upgrade)
+
+
+async def test_0002_refuses_cross_tenant_overlaps_by_name_then_spans_tenants(
+    unmigrated: Database,
+) -> None:
+    """A database from before 0002 may hold one slot booked by two tenants; the migration names
+    the pair and what to do instead of failing on the constraint (or cancelling a booking)."""
+    db = unmigrated
+    await _upgrade_to(db, "0001")
+    first, second = _appointment(0, 30, tenant="t1"), _appointment(10, 40, tenant="t2")
+    for made in (first, second):
+        await _insert(db, made)
+    async with db.write() as conn:  # a row of the outbox as 0001 wrote it
+        await conn.execute(
+            text(
+                "INSERT INTO outbox (tenant_id, appointment_id, event_type, payload, attempts, "
+                "next_attempt_at, dead_lettered, ambiguous_seen, created_at) VALUES ('t2', :a, "
+                "'reschedule_event', :p, 0, 0, false, false, 0)"
+            ),
+            {"a": second.id, "p": '{"saga_id": "s-9", "spec": {"event_id": "s-9"}}'},
+        )
+    with pytest.raises(Exception, match="Cancel one of each pair") as refused:
+        await upgrade_to_head(db)
+    assert first.id in str(refused.value) and second.id in str(refused.value)
+    async with db.write() as conn:
+        await conn.execute(text("UPDATE appointments SET status = 'cancelled' WHERE id = :i"),
+                           {"i": second.id})  # fmt: skip
+    await upgrade_to_head(db)
+    with pytest.raises(SlotTaken):
+        await _insert(db, _appointment(20, 50, tenant="t3"))
+    async with db.read() as conn:
+        assert await SqlTransaction(conn).event_owners(["s-9", first.id]) == {
+            "s-9": "t2",  # backfilled from the payload
+            first.id: "t1",
+        }
