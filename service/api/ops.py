@@ -4,8 +4,12 @@
 `/metrics` refreshes the outbox and breaker gauges, then renders the app's own registry.
 Admin: `POST /v1/admin/crash` arms a crash point at run time (only with
 REHEARSAL_ALLOW_CRASH_ARMING=1, as the scenario runner starts it); `POST /v1/admin/reconcile` runs
-one reconciler pass over the caller's tenant; `GET /v1/admin/outbox` shows the
-backlog and the caller's dead letters; `GET /v1/admin/sagas/{appointment_id}` a saga's steps.
+one reconciler pass over the caller's tenant; `GET /v1/admin/outbox` shows the caller's backlog,
+dead-letter count and dead letters; `GET /v1/admin/sagas/{appointment_id}` a saga's steps.
+Tenant keys are the only keys: an admin answer is about the caller's tenant alone, never another
+tenant's rows or counts (with no keys configured every caller is the default tenant, which then
+holds every row). Service-wide figures are the operator's: `/metrics` (counts only, no ids), the
+logs, `python -m service.relay --reconcile-once`.
 Every status each route can answer is declared on it (`service.api.openapi`).
 """
 
@@ -88,8 +92,10 @@ async def reconcile(runtime: RuntimeDep, tenant: TenantDep) -> dict[str, Any]:
 @router.get("/v1/admin/outbox", responses=openapi.ADMIN_ANSWERS)
 async def outbox(runtime: RuntimeDep, tenant: TenantDep) -> dict[str, Any]:
     async with runtime.store.read() as tx:
-        open_rows, dead = await tx.outbox_counts()
+        open_rows, dead = await tx.outbox_counts(tenant)
         letters = await tx.dead_letters(tenant)
+    # The breaker is the service's view of the provider, shared by every tenant (each one's
+    # answers show it as 202s anyway), not a tenant's data.
     return {
         "outbox_length": open_rows,
         "dead_lettered": dead,
