@@ -177,10 +177,11 @@ def test_tenants_see_only_their_own_appointments(shared_service: Service) -> Non
             f"/v1/appointments/{created['id']}/cancel", headers={"Idempotency-Key": "b-1"}
         )
         assert cancel.status_code == 404
-        # Tenants have their own slots: beta may book the same resource and time.
-    assert (
-        _create(shared_service, appointment_body(resource), api_key="key-beta").status_code == 201
-    )
+    # A resource is one provider calendar, shared: beta cannot book alpha's slot of it (issue 16
+    # item 6; `test_tenancy`), and learns only that the slot is busy.
+    taken = _create(shared_service, appointment_body(resource), api_key="key-beta")
+    assert (taken.status_code, taken.json()["error"]) == (409, "slot_taken")
+    assert created["id"] not in taken.text
     with shared_service.client(api_key="key-alpha") as alpha:
         assert alpha.get(f"/v1/appointments/{created['id']}").json()["status"] == "booked"
 
