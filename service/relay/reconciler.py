@@ -54,8 +54,8 @@ _LIST_TIMEOUT_S = 10.0
 class ReconcileReport:
     tenant: str | None = None  # whose pass this was; None: every tenant's
     appointments: int = 0
-    provider_events: int = 0  # the events this pass judged (a tenant's: its own, and foreign
-    # events on its bookings)
+    # The events this pass judged; a tenant's pass: its own, and foreign ones on its bookings.
+    provider_events: int = 0
     orphans_found: int = 0
     orphans_deleted: int = 0
     missing_requeued: int = 0
