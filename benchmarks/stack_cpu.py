@@ -31,8 +31,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from contract.workload import ClientStream, WorkloadConfig  # noqa: E402
 from scenarios.stack import LiveStack, StackOptions  # noqa: E402
-from scenarios.workload import ClientStream, WorkloadConfig  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -1,7 +1,7 @@
 """Reports: a run in, a self-contained HTML report, PNGs and a Markdown summary out.
 
-Owns reading results_post.json and the run folder (read only; `scenarios.results` and
-`scenarios.evidence` define both), drawing the plots (pandas + matplotlib on the Agg backend) and
+Owns reading results_post.json and the run folder (read only; `contract.results` and
+`contract.evidence` define both), drawing the plots (pandas + matplotlib on the Agg backend) and
 writing `report.html`, `summary.md` and `plots/*.png` into one output folder. It never runs
 anything, never fetches from the network (the HTML embeds its images) and never writes outside
 the output folder it is given.

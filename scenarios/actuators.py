@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
+from contract.spec.faults import CrashFault, DownFault, NetworkFault, ProviderFault
 from fakes.toxiproxy.client import ToxiproxyClient
-from scenarios.spec.faults import CrashFault, DownFault, NetworkFault, ProviderFault
 from scenarios.stack import PROXY_NAME
 
 

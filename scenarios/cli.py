@@ -17,11 +17,11 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scenarios.junit import write_junit
+from contract.junit import write_junit
+from contract.results import RunInfo, build_results, exit_code, write_results
+from contract.spec import Scenario, ScenarioError, load_catalog, load_scenario
+from contract.spec.loader import Problem
 from scenarios.processes import HarnessError, TerminationRequested, install_sigterm_handler
-from scenarios.results import RunInfo, build_results, exit_code, write_results
-from scenarios.spec import Scenario, ScenarioError, load_catalog, load_scenario
-from scenarios.spec.loader import Problem
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "scenarios" / "catalog"

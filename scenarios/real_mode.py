@@ -20,18 +20,20 @@ from typing import Any
 
 import httpx
 
+from contract.event_log import write_jsonl
+from contract.evidence import Phase, RunEvidence, attempts_per_request
+from contract.fault_schedule import schedule
+from contract.results import judge_scenario
+from contract.spec import Scenario
+from contract.step_notes import step_notes
+from contract.workload import ClientStream, WorkloadConfig
 from scenarios.actuators import LiveActuator
 from scenarios.collect import MetricsSampler, appointment_states, gather_provider, list_appointments
-from scenarios.evidence import Phase, RunEvidence, attempts_per_request, write_jsonl
 from scenarios.processes import HarnessError, ManagedProcess
 from scenarios.records import request_records
-from scenarios.results import judge_scenario
 from scenarios.scripted import fire_together
-from scenarios.spec import Scenario
 from scenarios.stack import ROOT, LiveStack, ServiceSupervisor
-from scenarios.step_notes import step_notes
-from scenarios.timeline import RealtimePlayer, schedule
-from scenarios.workload import ClientStream, WorkloadConfig
+from scenarios.timeline import RealtimePlayer
 
 LOCUST_GRACE_S = 30.0  # Locust gets this long past the load's duration before it is killed
 

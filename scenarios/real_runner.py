@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from contract.spec import Scenario
 from scenarios.real_mode import run_scenario
-from scenarios.spec import Scenario
 from scenarios.stack import LiveStack, StackOptions
 
 

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from scenarios.evidence import RunEvidence, encode_json_value, sha256_hex, write_atomic
-from scenarios.results import judge_scenario
-from scenarios.spec import Scenario
+from contract.event_log import encode_json_value, sha256_hex, write_atomic
+from contract.evidence import RunEvidence
+from contract.results import judge_scenario
+from contract.spec import Scenario
 from sim import simulate_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +85,7 @@ def write_evidence(evidence: RunEvidence, folder: Path) -> str:
 
 
 def encode_records(records: Iterable[Any]) -> bytes:
-    """The bytes `scenarios.evidence.encode_jsonl` writes, byte for byte (a test holds them
+    """The bytes `contract.evidence.encode_jsonl` writes, byte for byte (a test holds them
     equal), with each record type's float fields looked up once instead of once per record:
     `encode_jsonl` resolves the type hints for every record, which made writing a run folder
     cost more than simulating it."""

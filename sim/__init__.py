@@ -6,7 +6,7 @@ run folder). The model runs the service's own flows — create, cancel, the resc
 reads, the relay pass, the reconciler pass, all of `service.booking` and `service.relay`, with
 the policy core under them — as coroutines stepped by SimPy (`flow_driver`) on the twin's ports,
 against the fake provider's own fault rules and latency models (`fakes.calendar`) and the load's
-own request streams (`scenarios.workload`). It adds timing and capacity, never decisions.
+own request streams (`contract.workload`). It adds timing and capacity, never decisions.
 Modules, one job each:
 
 - `config`: the service's settings as real mode reads them; the twin's service-time parameters;
@@ -27,7 +27,7 @@ Modules, one job each:
 
 Sweeps, calibration and shrinking call `simulate` with plain data (a scenario, a seed, dotted
 `overrides` such as `load.rate_rps`, `settings.breaker_cooldown_s`, `faults`, `twin.cpu_create_ms`)
-and judge the evidence with `scenarios.evidence.compute_metrics` / `scenarios.invariants`.
+and judge the evidence with `contract.evidence.compute_metrics` / `contract.invariants`.
 """
 
 from sim.config import TwinParams, apply_overrides

@@ -9,7 +9,7 @@ Running either mode is the caller's (`sim.calibration_command`); fitting is
 
 Each (level, repeat) runs under its own scenario name (`healthy-20pct-r1`), so every real run
 gets its own folder, service and database; the twin runs the same renamed scenario with the same
-seed, so both modes send the same request stream (`scenarios.workload` derives it from the name).
+seed, so both modes send the same request stream (`contract.workload` derives it from the name).
 
 >>> [level.rate_rps for level in plan_levels(100.0)]
 [20.0, 50.0, 80.0]
@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scenarios.evidence import RequestRecord, percentile
-from scenarios.spec import Scenario
+from contract.evidence import RequestRecord, percentile
+from contract.spec import Scenario
 from sim.config import apply_overrides
 
 FRACTIONS = (0.2, 0.5, 0.8)

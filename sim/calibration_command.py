@@ -34,9 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scenarios.evidence import RequestRecord, read_jsonl, write_atomic
+from contract.event_log import read_jsonl, write_atomic
+from contract.evidence import RequestRecord
+from contract.spec import Scenario
 from scenarios.processes import HarnessError, TerminationRequested
-from scenarios.spec import Scenario
 from sim.calibration import (
     DEFAULT_RATE_RPS,
     P95_TOLERANCE,
@@ -274,8 +275,8 @@ def measure_real(
 ) -> Measured:
     """Every level `args.calibrate_repeats` times on one live stack, interleaved; also writes
     the runs' results_post.json. Each level's breakdown pools its runs' logs."""
+    from contract.results import RunInfo, build_results, write_results
     from scenarios.real_mode import run_scenario  # the live stack: only when measuring
-    from scenarios.results import RunInfo, build_results, write_results
     from scenarios.stack import LiveStack, StackOptions
 
     options = StackOptions(

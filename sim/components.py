@@ -2,7 +2,7 @@
 
 Components and their names: "network" (toxicity and jitter draws), "service-jitter" (the retry
 plan's backoff, per incarnation), "service-time" (CPU time spread, per incarnation), "ids"
-(appointment, hold and saga ids). Client streams seed themselves (`scenarios.workload`), and the
+(appointment, hold and saga ids). Client streams seed themselves (`contract.workload`), and the
 provider's draws are keyed per call (`fakes.calendar.fault_rules`), exactly as in real mode.
 Derivation is SHA-256 of the JSON-encoded parts (`fakes.calendar.seeding.derive_rng`), never
 `hash()`, so every process and machine gets the same streams. Pure.

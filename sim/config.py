@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scenarios.spec import Scenario
+from contract.spec import Scenario
 from service.settings import Protections, Settings
 
 #: Names a scenario's `settings:` may use: the service's fields, its profile and its switches.
@@ -109,7 +109,7 @@ def apply_overrides(
     (`load.rate_rps`, `settings.breaker_cooldown_s`, `drain_s`). The scenario is validated again,
     so a bad value fails with the scenario's own message.
 
-    >>> from scenarios.spec import parse_scenario
+    >>> from contract.spec import parse_scenario
     >>> s = parse_scenario("name: x\\ndescription: d\\nload: {rate_rps: 5, duration_s: 1}")
     >>> apply_overrides(s, {"load.rate_rps": 50, "twin.cpu_workers": 2})[0].load.rate_rps
     50.0

@@ -45,7 +45,7 @@ from sim.timed_store import TimedStore
 from sim.timing import ServiceTiming
 
 if TYPE_CHECKING:
-    from scenarios.workload import PlannedRequest
+    from contract.workload import PlannedRequest
 
 
 class ServiceHost:

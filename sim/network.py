@@ -47,7 +47,7 @@ class NetworkPath:
         self._by_stream: dict[str, list[Any]] = {"upstream": [], "downstream": []}
 
     def add(self, index: int, fault: Any) -> None:
-        """Put a toxic (a `scenarios.spec` network fault) or `down` in force."""
+        """Put a toxic (a `contract.spec` network fault) or `down` in force."""
         if fault.action == "down":
             self.down = True
             return

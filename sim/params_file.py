@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scenarios.evidence import write_atomic
+from contract.event_log import write_atomic
 from sim.config import TwinParams
 
 ROOT = Path(__file__).resolve().parents[1]

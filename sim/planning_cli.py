@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from scenarios.spec import Scenario, ScenarioError
+from contract.spec import Scenario, ScenarioError
 from sim.calibration import DEFAULT_RATE_RPS
 
 

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, Phase, Verbosity, find, settings
 from hypothesis.errors import NoSuchExample
 
-from scenarios.assertions import evaluate_assertions
-from scenarios.evidence import compute_metrics
-from scenarios.invariants import check_invariants
-from scenarios.spec import Scenario
+from contract.assertions import evaluate_assertions
+from contract.evidence import compute_metrics
+from contract.invariants import check_invariants
+from contract.spec import Scenario
 from sim.search_space import KINDS, FaultDraft, SearchSpace
 from sim.twin import simulate
 

@@ -5,7 +5,7 @@ its fault timeline replaced by the minimal one and its seed pinned (`scenario_to
 `load_scenario` reads it back to the very scenario that failed), under a comment saying what
 fails, how it was found, how to replay it, and whether real mode can replay it. The hash is of
 the file's scenario text, so one timeline always lands in one file. It keeps the scenario's
-name on purpose: the name seeds the load's streams (`scenarios.workload`), so a renamed copy
+name on purpose: the name seeds the load's streams (`contract.workload`), so a renamed copy
 would send other keys and slots. `replay(path)` loads the file and runs it in the twin again;
 `run_search_command` is what `./run_scenarios.py --search N` runs. I/O: the folder given.
 """
@@ -18,7 +18,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from scenarios.spec import Scenario, load_scenario, scenario_to_yaml
+from contract.spec import Scenario, load_scenario, scenario_to_yaml
 from sim.search import Found, SearchResult, Verdict, judge, search
 
 #: Fault kinds the live stack can apply (Toxiproxy toxics and switch, provider profiles, crash

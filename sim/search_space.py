@@ -7,7 +7,7 @@ service crash points — drawn with Hypothesis so that it can shrink a failing o
 earlier and shorter windows, and within each list of choices the first (`one_of` and
 `sampled_from` shrink towards it), so the kinds and values are listed simplest first.
 
-Rules that keep every drawn timeline a valid scenario (`scenarios.spec`) and a fair test:
+Rules that keep every drawn timeline a valid scenario (`contract.spec`) and a fair test:
 - times are whole `step_s` steps; every fault starts and ends while the load runs and the last
   step of the load and the drain window stay clear of faults, so a service that recovers can
   show it (the after-the-drain invariants are about recovery, not about a fault held to the end);
@@ -32,7 +32,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from scenarios.spec import CRASH_POINTS, ProviderFault, Scenario, parse_scenario, scenario_to_yaml
+from contract.spec import CRASH_POINTS, ProviderFault, Scenario, parse_scenario, scenario_to_yaml
 
 #: Fault families, in the order the shrinker prefers them.
 KINDS = ("provider", "network", "crash")

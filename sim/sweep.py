@@ -24,9 +24,9 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
-from scenarios.assertions import SloAssertion, evaluate_assertions
-from scenarios.evidence import RunEvidence, compute_metrics
-from scenarios.spec import Scenario
+from contract.assertions import SloAssertion, evaluate_assertions
+from contract.evidence import RunEvidence, compute_metrics
+from contract.spec import Scenario
 from sim.config import KNOWN_SETTINGS, TwinParams, apply_overrides
 from sim.sweep_grid import RATE_KEY, SweepAxis, SweepSpecError, build_grid
 from sim.twin import simulate

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scenarios.spec import Scenario
+from contract.spec import Scenario
 from sim.params_file import ParamsFileError, choose_params
 from sim.sweep import SweepTaskError, plan_tasks, run_tasks
 from sim.sweep_grid import SweepSpecError, check_grid_size, parse_axes

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from scenarios.evidence import write_atomic
+from contract.event_log import write_atomic
 from sim.sweep import EXTRA_COLUMNS, TABLE_COLUMNS
 
 DELIVERED_SHARE = 0.9

@@ -1,10 +1,10 @@
 """The fault timeline in virtual time: the same apply/revert steps real mode plays on the wall.
 
-Replays `scenarios.timeline.schedule(faults)` step by step at its `at_s`: a provider fault puts
+Replays `contract.fault_schedule.schedule(faults)` step by step at its `at_s`: a provider fault puts
 its profile in force (`ProviderFault.control_json`, the seed defaulting to the run's) and its
 revert restores the default profile; a network fault adds or removes a toxic on the path (or
 takes the proxy down); a crash arms the service's crash point for its nth passage. Records each
-fault's phase window as real mode does (`scenarios.timeline.phase_name`; a fault still in force
+fault's phase window as real mode does (`contract.fault_schedule.phase_name`; a fault still in force
 at the end closes at the end of the run), merged by name with the spec's declared phases (the
 load shape's named steps among them), as `scenarios.real_mode` does.
 """
@@ -16,10 +16,10 @@ from typing import Any
 
 import simpy
 
+from contract.evidence import Phase
+from contract.fault_schedule import phase_name, schedule
+from contract.spec import CrashFault, NetworkFault, ProviderFault, Scenario
 from fakes.calendar.profile import FaultProfile
-from scenarios.evidence import Phase
-from scenarios.spec import CrashFault, NetworkFault, ProviderFault, Scenario
-from scenarios.timeline import phase_name, schedule
 from sim.host import ServiceHost
 from sim.network import NetworkPath
 from sim.provider import SimProvider

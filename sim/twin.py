@@ -24,14 +24,14 @@ from typing import Any
 
 import simpy
 
-from scenarios.evidence import (
+from contract.evidence import (
     AppointmentState,
     AppointmentStatus,
     ExternalState,
     RunEvidence,
     attempts_per_request,
 )
-from scenarios.spec import Scenario
+from contract.spec import Scenario
 from service.booking.model import isoformat_utc
 from service.resilience.lifecycle import AppointmentStatus as ServiceStatus
 from service.resilience.lifecycle import ExternalState as ServiceExternal
@@ -75,7 +75,7 @@ def simulate(
     `seed` defaults to the scenario's own; `overrides` are dotted keys (`load.rate_rps`,
     `settings.retry_max_attempts`, `twin.cpu_create_ms`, see `sim.config.apply_overrides`).
 
-    >>> from scenarios.spec import parse_scenario
+    >>> from contract.spec import parse_scenario
     >>> s = parse_scenario("name: t\\ndescription: d\\nload: {rate_rps: 20, users: 2, duration_s: 1}")
     >>> evidence = simulate(s, seed=3)
     >>> len(evidence.requests), {r.outcome.value for r in evidence.requests}

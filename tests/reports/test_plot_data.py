@@ -6,10 +6,10 @@ import math
 
 import pandas as pd
 
+from contract.evidence import Phase
 from reports.capacity_data import CapacitySLO, knees, read_calibration
 from reports.dependency_plots import breaker_segments, provider_call_rates
 from reports.request_plots import latency_slos, outcome_rates, retries_per_request, rolling_latency
-from scenarios.evidence import Phase
 from tests.reports.run_fixture import write_calibration, write_sweep
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scenarios.spec import CRASH_POINTS, CrashFault, NetworkFault, ProviderFault, load_catalog
+from contract.spec import CRASH_POINTS, CrashFault, NetworkFault, ProviderFault, load_catalog
 
 CATALOG = Path(__file__).resolve().parents[2] / "scenarios" / "catalog"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from contract.evidence import Operation, Outcome, RunEvidence, compute_metrics
 from scenarios.collect import parse_prometheus
-from scenarios.evidence import Operation, Outcome, RunEvidence, compute_metrics
 from scenarios.records import request_records
 from scenarios.stack import settings_env
 
@@ -75,9 +75,9 @@ def test_parse_prometheus_sums_labels():
 
 
 def test_step_notes_give_each_ramp_step_its_p95_and_rate():
-    from scenarios.evidence import Phase
-    from scenarios.spec import parse_scenario
-    from scenarios.step_notes import step_notes
+    from contract.evidence import Phase
+    from contract.spec import parse_scenario
+    from contract.step_notes import step_notes
 
     scenario = parse_scenario(
         """

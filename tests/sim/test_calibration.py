@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from contract.spec import parse_scenario
 from reports.capacity_data import read_calibration
 from scenarios.cli import main as cli_main
-from scenarios.spec import parse_scenario
 from sim.calibration import (
     Level,
     LevelComparison,

@@ -13,13 +13,13 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.pacing import user_request_due_s
+from contract.spec import parse_scenario
 from fakes.calendar.fault_rules import Fault, Operation, decide_fault
 from fakes.calendar.profile import FaultProfile
 from fakes.calendar.provider import FakeCalendar
 from fakes.calendar.schemas import event_to_json
 from fakes.calendar.store import EventDraft
-from scenarios.pacing import user_request_due_s
-from scenarios.spec import parse_scenario
 from service.calendar.contract import EventSpec
 from service.resilience.outcomes import OutcomeKind
 from service.settings import SettingsError

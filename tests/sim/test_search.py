@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.spec import ProviderFault, Scenario, load_scenario, parse_scenario
 from scenarios import cli
 from scenarios.sim_mode import run_all_sim
-from scenarios.spec import ProviderFault, Scenario, load_scenario, parse_scenario
 from sim.search import judge, search
 from sim.search_output import write_found
 from sim.search_space import FaultDraft, SearchSpace

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from contract.spec import parse_scenario
 from reports.capacity_data import CapacitySLO, knees, read_sweep
 from scenarios.cli import main as cli_main
-from scenarios.spec import parse_scenario
 from sim.config import TwinParams
 from sim.sweep import TABLE_COLUMNS, offered_rate, plan_tasks, run_task, run_tasks
 from sim.sweep_grid import (

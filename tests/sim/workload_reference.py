@@ -1,4 +1,4 @@
-"""The load's request streams as `scenarios.workload` wrote them before it was made fast: the
+"""The load's request streams as `contract.workload` wrote them before it was made fast: the
 reference its fast version must equal request for request (`test_workload_equivalence.py`).
 
 Frozen on purpose: do not optimise or "fix" this copy; when the workload's behaviour changes,
@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from scenarios.workload import (
+from contract.workload import (
     MAX_CLIENTS,
     OPERATIONS,
     SLOT_EPOCH,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from scenarios.junit import junit_xml, write_junit
-from scenarios.results import RunInfo, build_results, judge_scenario
-from scenarios.spec import parse_scenario
-from tests.scenarios.builders import clean_evidence, event_for, with_changes
+from contract.junit import junit_xml, write_junit
+from contract.results import RunInfo, build_results, judge_scenario
+from contract.spec import parse_scenario
+from tests.contract.builders import clean_evidence, event_for, with_changes
 
 SCENARIO = parse_scenario("name: dup\ndescription: d\nload: {rate_rps: 1, duration_s: 1}\n")
 RUN = RunInfo("run-1", "real", 3, "2030-01-07T09:00:00+00:00", 9.0, None, "host-\x01a")

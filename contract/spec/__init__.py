@@ -5,7 +5,7 @@
 data only; the runner and the SimPy twin both read them. Pure apart from reading the files.
 """
 
-from scenarios.spec.faults import (
+from contract.spec.faults import (
     CRASH_POINTS,
     CrashFault,
     CrashParams,
@@ -15,7 +15,7 @@ from scenarios.spec.faults import (
     ProviderFault,
     ToxicParams,
 )
-from scenarios.spec.loader import (
+from contract.spec.loader import (
     Problem,
     ScenarioError,
     load_catalog,
@@ -23,7 +23,7 @@ from scenarios.spec.loader import (
     parse_scenario,
     scenario_to_yaml,
 )
-from scenarios.spec.models import ConcurrentSameKey, Load, OperationMix, RateStep, Scenario
+from contract.spec.models import ConcurrentSameKey, Load, OperationMix, RateStep, Scenario
 
 __all__ = [
     "CRASH_POINTS",

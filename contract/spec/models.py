@@ -35,10 +35,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from scenarios.assertions import AssertionSyntaxError, SloAssertion, parse_assertion
-from scenarios.evidence import Phase
-from scenarios.invariants import INVARIANT_NAMES
-from scenarios.spec.base import (
+from contract.assertions import AssertionSyntaxError, SloAssertion, parse_assertion
+from contract.evidence import Phase
+from contract.invariants import INVARIANT_NAMES
+from contract.spec.base import (
     NonNegativeFloat,
     NonNegativeInt,
     PositiveInt,
@@ -48,7 +48,7 @@ from scenarios.spec.base import (
     number_text,
     rule_error,
 )
-from scenarios.spec.faults import Fault, ProviderFault
+from contract.spec.faults import Fault, ProviderFault
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 

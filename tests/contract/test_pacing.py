@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.pacing import arrival_time_s, user_request_due_s
+from contract.pacing import arrival_time_s, user_request_due_s
 
 STEPS = [(0.0, 10.0), (2.0, 50.0), (3.0, 100.0)]
 

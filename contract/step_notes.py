@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scenarios.evidence import Phase, RequestRecord, request_metrics
-from scenarios.spec import Scenario
+from contract.evidence import Phase, RequestRecord, request_metrics
+from contract.spec import Scenario
 
 
 def step_notes(

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.evidence import (
+from contract.event_log import (
+    decode_jsonl,
+    encode_json_value,
+    encode_jsonl,
+    read_jsonl,
+    sha256_hex,
+    write_atomic,
+    write_jsonl,
+)
+from contract.evidence import (
     METRIC_BLOCKS,
     AppointmentState,
     AppointmentStatus,
@@ -21,15 +30,8 @@ from scenarios.evidence import (
     RequestRecord,
     classify_outcome,
     compute_metrics,
-    decode_jsonl,
-    encode_json_value,
-    encode_jsonl,
-    read_jsonl,
-    sha256_hex,
-    write_atomic,
-    write_jsonl,
 )
-from tests.scenarios.builders import appointment, clean_evidence, event_for, record, with_changes
+from tests.contract.builders import appointment, clean_evidence, event_for, record, with_changes
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from fakes.calendar.profile import FaultProfile
-from scenarios.spec.base import (
+from contract.spec.base import (
     NonNegativeFloat,
     NonNegativeInt,
     PositiveInt,
@@ -33,6 +32,7 @@ from scenarios.spec.base import (
     number_text,
     rule_error,
 )
+from fakes.calendar.profile import FaultProfile
 
 #: The service's crash points (REHEARSAL_CRASH_AT).
 CRASH_POINTS = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from scenarios.evidence import (
+from contract.evidence import (
     AppointmentState,
     AppointmentStatus,
     BreakerState,

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from scenarios.spec.base import RULE_ERROR
-from scenarios.spec.models import Scenario
+from contract.spec.base import RULE_ERROR
+from contract.spec.models import Scenario
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Sorted keys, a fixed float format (6 decimals), no spaces: one sim seed always gives one digest.
 `write_jsonl`, `read_jsonl` and `write_atomic` touch only the file they are given; the rest is
-pure. Split out of `scenarios.evidence`, which re-exports these names.
+pure. The records themselves are `contract.evidence`'s.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scenarios.evidence import METRIC_BLOCKS, Outcome, RunEvidence, compute_metrics, request_metrics
+from contract.evidence import METRIC_BLOCKS, Outcome, RunEvidence, compute_metrics, request_metrics
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,

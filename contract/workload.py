@@ -17,13 +17,12 @@ import bisect
 import functools
 import hashlib
 import itertools
+import json
 import math
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-
-from service.resilience.idempotency import fingerprint
 
 # Slots are laid out on a grid far in the future so runs never collide with "now" checks.
 SLOT_EPOCH = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
@@ -101,10 +100,18 @@ def derive_seed(*parts: object) -> int:
 
 
 def body_digest(body: dict[str, Any] | None) -> str | None:
-    """sha256 of the canonical JSON body (the service fingerprints bodies the same way)."""
+    """sha256 of the body's canonical JSON (sorted keys, no insignificant whitespace, text as
+    is): what the service's idempotency fingerprint gives for the same body. Written here, not
+    imported, because the contract must not import the service; `tests/contract/test_workload.py`
+    holds the two equal.
+
+    >>> body_digest({"b": 1, "a": [1, 2]}) == body_digest({"a": [1, 2], "b": 1})
+    True
+    """
     if body is None:
         return None
-    return fingerprint(body)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def slot_for(resource_index: int, slot_index: int) -> tuple[str, str, str]:

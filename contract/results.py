@@ -22,10 +22,11 @@ from typing import Any
 
 import jsonschema
 
-from scenarios.assertions import AssertionResult, evaluate_assertions
-from scenarios.evidence import RunEvidence, compute_metrics, write_atomic
-from scenarios.invariants import InvariantResult, check_invariants
-from scenarios.spec import Scenario
+from contract.assertions import AssertionResult, evaluate_assertions
+from contract.event_log import write_atomic
+from contract.evidence import RunEvidence, compute_metrics
+from contract.invariants import InvariantResult, check_invariants
+from contract.spec import Scenario
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "results_post.schema.json"

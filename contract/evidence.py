@@ -6,7 +6,7 @@ its model. Everything downstream (SLO assertions, invariants, results, reports) 
 
 Time: every `*_s` field is seconds since the start of the scenario's load (t = 0), measured by
 whoever gathered it (a monotonic clock in real mode, `env.now` in sim mode). Pure data and pure
-functions. The file format lives in `scenarios.event_log` (re-exported here for callers).
+functions. The file format lives in `contract.event_log`.
 """
 
 from __future__ import annotations
@@ -496,27 +496,3 @@ def duplicate_event_groups(evidence: RunEvidence) -> list[list[ProviderEvent]]:
         groups.setdefault(root(event.id), []).append(event)
     duplicates = [sorted(g, key=lambda e: e.id) for g in groups.values() if len(g) > 1]
     return sorted(duplicates, key=lambda g: g[0].id)
-
-
-# The file format, re-exported: callers import these from here.
-from scenarios.event_log import (  # noqa: E402
-    Record,
-    decode_jsonl,
-    encode_json_value,
-    encode_jsonl,
-    read_jsonl,
-    sha256_hex,
-    write_atomic,
-    write_jsonl,
-)
-
-__all__ = [
-    "Record",
-    "decode_jsonl",
-    "encode_json_value",
-    "encode_jsonl",
-    "read_jsonl",
-    "sha256_hex",
-    "write_atomic",
-    "write_jsonl",
-]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from scenarios.evidence import (
+from contract.evidence import (
     AppointmentState,
     AppointmentStatus,
     ExternalState,

@@ -10,8 +10,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from scenarios.evidence import METRIC_BLOCKS, Outcome, write_jsonl
-from scenarios.results import (
+from contract.event_log import write_jsonl
+from contract.evidence import METRIC_BLOCKS, Outcome
+from contract.results import (
     SCHEMA_PATH,
     ResultsError,
     RunInfo,
@@ -23,8 +24,8 @@ from scenarios.results import (
     validate_results,
     write_results,
 )
-from scenarios.spec import parse_scenario
-from tests.scenarios.builders import clean_evidence, event_for, with_changes
+from contract.spec import parse_scenario
+from tests.contract.builders import clean_evidence, event_for, with_changes
 
 SCENARIO = parse_scenario(
     """\

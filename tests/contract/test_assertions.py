@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.assertions import (
+from contract.assertions import (
     AssertionSyntaxError,
     evaluate_assertion,
     evaluate_assertions,
     metric_paths,
     parse_assertion,
 )
-from scenarios.evidence import Phase, percentile
-from tests.scenarios.builders import appointment, clean_evidence, record, with_changes
+from contract.evidence import Phase, percentile
+from tests.contract.builders import appointment, clean_evidence, record, with_changes
 
 
 def test_percentile_is_nearest_rank_on_a_hand_computed_case() -> None:

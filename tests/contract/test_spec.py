@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.spec import (
+from contract.spec import (
     CrashFault,
     DownFault,
     ProviderFault,
@@ -304,7 +304,7 @@ def test_files_and_catalogs_name_the_path(tmp_path: Path) -> None:
 
 
 def test_the_documented_yaml_shape_is_a_valid_scenario() -> None:
-    from scenarios.spec import models
+    from contract.spec import models
 
     block = (models.__doc__ or "").split("has a default):\n\n", 1)[1].split("\n\nTimes are")[0]
     scenario = parse_scenario(textwrap.dedent(block))

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scenarios.evidence import AppointmentStatus, ExternalState, RunEvidence
-from scenarios.invariants import INVARIANT_NAMES, WITNESS_LIMIT, check_invariants
-from tests.scenarios.builders import appointment, clean_evidence, event_for, record, with_changes
+from contract.evidence import AppointmentStatus, ExternalState, RunEvidence
+from contract.invariants import INVARIANT_NAMES, WITNESS_LIMIT, check_invariants
+from tests.contract.builders import appointment, clean_evidence, event_for, record, with_changes
 
 
 def verdicts(evidence: RunEvidence) -> dict[str, object]:
