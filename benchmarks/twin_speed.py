@@ -230,7 +230,7 @@ PARTS = (
     ("sim/provider.py", "provider: fault rules, store, call log"),
     ("fakes/", "provider: fault rules, store, call log"),
     ("sim/", "evidence: gathering, metric samples, timeline"),
-    ("scenarios/", "evidence: gathering, metric samples, timeline"),
+    ("contract/", "evidence: gathering, metric samples, timeline"),
 )
 SIMPY_PART = "SimPy kernel (events, processes, scheduling)"
 GENERATED_PART = "dataclass constructors (generated __init__, object.__setattr__)"

@@ -44,8 +44,8 @@ from typing import Any
 
 import pandas as pd
 
+from capacity.sweep_table import DELIVERED_SHARE
 from reports.errors import ReportInputError
-from sim.sweep_table import DELIVERED_SHARE
 
 SWEEP_COLUMNS = (
     "config",

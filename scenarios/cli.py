@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import sys
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 from contract.junit import write_junit
 from contract.results import RunInfo, build_results, exit_code, write_results
+from contract.run_facts import git_revision, host_name, new_run_id, timestamp
 from contract.spec import Scenario, ScenarioError, load_catalog, load_scenario
 from contract.spec.loader import Problem
 from scenarios.processes import HarnessError, TerminationRequested, install_sigterm_handler
@@ -51,7 +48,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--target-url", default=None, help="test another Appointment v2 service")
     parser.add_argument("--db-url", default=None, help="the service's database (default: SQLite)")
     parser.add_argument("--api-key", default=None, help="bearer key for the service under test")
-    from sim.planning_cli import add_planning_args  # --sweep, --calibrate, --fit (issue 5)
+    from capacity.planning_cli import add_planning_args  # --sweep, --calibrate, --fit (issue 5)
 
     add_planning_args(parser)
     parser.add_argument(
@@ -93,28 +90,14 @@ def choose_scenarios(names: list[str], mode: str) -> list[Scenario]:
     return chosen
 
 
-def git_revision() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
-
-
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.sweep or args.calibrate or args.fit:
-        from sim.planning_cli import run_planning
+        from capacity.planning_cli import run_planning
 
         return run_planning(args, argv, choose_scenarios)
     if args.search is not None:
-        from sim.search_output import run_search_command
+        from capacity.search_output import run_search_command
 
         try:
             (scenario,) = choose_scenarios(args.scenario, "sim")
@@ -139,12 +122,12 @@ def main(argv: list[str]) -> int:
         print(f"run_scenarios.py: no scenario runs in {args.mode} mode", file=sys.stderr)
         return 2
     install_sigterm_handler()
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    run_id = new_run_id()
     run_dir = args.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     # Every child inherits this, so anyone can find (and a test can prove gone) a run's processes.
     os.environ["RUN_SCENARIOS_RUN_DIR"] = str(run_dir)
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    started_at = timestamp()
     t0 = time.monotonic()
     print(
         f"rehearsal run {run_id}: {len(scenarios)} scenario(s), mode {args.mode}, folder {run_dir}"
@@ -155,9 +138,10 @@ def main(argv: list[str]) -> int:
 
             entries, notes = run_all_sim(scenarios, args.seed, run_dir, _progress)
         else:
-            from scenarios.real_runner import run_all_real
+            from scenarios.real_runner import RealRunOptions, run_all_real
 
-            entries, notes = run_all_real(scenarios, args, run_dir, _progress)
+            options = RealRunOptions(args.db_url, args.target_url, args.api_key)
+            entries, notes = run_all_real(scenarios, options, args.seed, run_dir, _progress)
     except HarnessError as exc:
         print(f"\nrun_scenarios.py: the harness could not run: {exc}", file=sys.stderr)
         return 2
@@ -174,7 +158,7 @@ def main(argv: list[str]) -> int:
         started_at=started_at,
         duration_s=round(time.monotonic() - t0, 3),
         git_revision=git_revision(),
-        host=platform.node() or os.uname().nodename,
+        host=host_name(),
     )
     document = build_results(run, entries)
     write_results(args.out, document)

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from contract.event_log import write_jsonl
-from contract.evidence import Phase, RunEvidence, attempts_per_request
+from contract.evidence import Phase, RequestRecord, RunEvidence, attempts_per_request
 from contract.fault_schedule import schedule
 from contract.results import judge_scenario
 from contract.spec import Scenario
@@ -39,9 +39,15 @@ LOCUST_GRACE_S = 30.0  # Locust gets this long past the load's duration before i
 
 
 @dataclass(frozen=True)
-class ScenarioRun:
+class RealRun:
+    """One scenario's real run: its results entry, notes, event log records and folder."""
+
+    scenario: str
+    seed: int
     entry: dict[str, Any]
     notes: list[str]
+    requests: tuple[RequestRecord, ...]
+    folder: Path
 
 
 def workload_config(scenario: Scenario, seed: int) -> WorkloadConfig:
@@ -70,7 +76,7 @@ def run_scenario(
     run_dir: Path,
     progress: Callable[[str], None],
     api_key: str | None = None,
-) -> ScenarioRun:
+) -> RealRun:
     scenario_dir = run_dir / scenario.name
     scenario_dir.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
@@ -155,7 +161,7 @@ def run_scenario(
         time_series=_shown_path(series),
         digest=digest,
     )
-    return ScenarioRun(entry, notes)
+    return RealRun(scenario.name, seed, entry, notes, evidence.requests, scenario_dir)
 
 
 def _phases(scenario: Scenario, player: RealtimePlayer, duration_s: float) -> tuple[Phase, ...]:

@@ -21,13 +21,13 @@ Modules, one job each:
   incarnations, crashes and restarts;
 - `clients`, `timeline`, `sampler`, `twin`: the load, the faults, the metrics, one run;
   `release`: a finished run freed at once, not left to the cyclic garbage collector;
-- `fast_paths`: byte-identical faster versions of shared per-request helpers;
-- `search_space`, `search`, `search_output`: `--search N`, fault timelines drawn and shrunk
-  by Hypothesis, the minimal failing one written to `scenarios/found/`.
+- `fast_paths`: byte-identical faster versions of shared per-request helpers.
 
-Sweeps, calibration and shrinking call `simulate` with plain data (a scenario, a seed, dotted
-`overrides` such as `load.rate_rps`, `settings.breaker_cooldown_s`, `faults`, `twin.cpu_create_ms`)
-and judge the evidence with `contract.evidence.compute_metrics` / `contract.invariants`.
+Capacity planning (`capacity/`: sweeps, calibration, search and shrinking) calls `simulate` with
+plain data (a scenario, a seed, dotted `overrides` such as `load.rate_rps`,
+`settings.breaker_cooldown_s`, `faults`, `twin.cpu_create_ms`) and judges the evidence with the
+run contract (`contract.evidence.compute_metrics`, `contract.invariants`). This package imports
+the service, `fakes` models and the run contract; never the runner, capacity planning or reports.
 """
 
 from sim.config import TwinParams, apply_overrides

@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from capacity.sweep import EXTRA_COLUMNS, TABLE_COLUMNS
 from contract.event_log import write_atomic
-from sim.sweep import EXTRA_COLUMNS, TABLE_COLUMNS
 
 DELIVERED_SHARE = 0.9
 

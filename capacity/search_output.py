@@ -18,8 +18,8 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+from capacity.search import Found, SearchResult, Verdict, judge, search
 from contract.spec import Scenario, load_scenario, scenario_to_yaml
-from sim.search import Found, SearchResult, Verdict, judge, search
 
 #: Fault kinds the live stack can apply (Toxiproxy toxics and switch, provider profiles, crash
 #: points armed through the service's admin API): everything the search draws.

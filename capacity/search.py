@@ -1,14 +1,14 @@
 """`--search N`: Hypothesis looks for a fault timeline that breaks a scenario in the twin, and
 shrinks the first one it finds to a minimal one (DESIGN §8, issue 5 §7).
 
-Theory of operation. `search(scenario, examples)` draws timelines from `sim.search_space`
+Theory of operation. `search(scenario, examples)` draws timelines from `capacity.search_space`
 (network toxics, provider profiles, crash points, valid per the spec), runs the scenario under
 each in the twin (`sim.simulate`, the scenario's own load, settings, invariants and SLOs, one
 seed throughout), and asks `hypothesis.find` for one that fails. The first failing timeline
 fixes what "the same failure" means — its first failed check (an invariant, else an SLO) —
 and Hypothesis shrinks it, keeping only smaller timelines that still fail that check. The
 minimal timeline comes back as a `Found`: its drafts, the scenario it makes (seed pinned, the
-text a file will hold) and every check it fails; `sim.search_output` writes it out.
+text a file will hold) and every check it fails; `capacity.search_output` writes it out.
 
 Deterministic: the run seed (`seed`, else the scenario's) also seeds Hypothesis (no example
 database), so one seed gives one search. Bounded: at most `examples` generated timelines, and
@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, Phase, Verbosity, find, settings
 from hypothesis.errors import NoSuchExample
 
+from capacity.search_space import KINDS, FaultDraft, SearchSpace
 from contract.assertions import evaluate_assertions
 from contract.evidence import compute_metrics
 from contract.invariants import check_invariants
 from contract.spec import Scenario
-from sim.search_space import KINDS, FaultDraft, SearchSpace
 from sim.twin import simulate
 
 Progress = Callable[[str], None]

@@ -1,15 +1,15 @@
 """`./run_scenarios.py --calibrate [--fit]`: the twin held against this machine's real stack.
 
-Owns the sequence. Real side: the scenario (healthy) at each level (`sim.calibration`), each
+Owns the sequence. Real side: the scenario (healthy) at each level (`capacity.calibration`), each
 level `--calibrate-repeats` times, interleaved (20%, 50%, 80%, 20%, ...) so a change in the
 machine's load falls on every level alike, on one live stack with a fresh service per run
-(`scenarios.real_mode.run_scenario`); the load average is read before each run. Or, with
+(`scenarios.real_runner.LiveSession`, the real runner's public entry); the load average is read before each run. Or, with
 `--real-from RUN_DIR` (repeatable), earlier calibrations' real runs, several sessions pooled
 (`merge_measured`): a fit over sessions with different neighbours on the machine describes
 the machine better than one session does. Twin side: the same renamed scenarios
 and seed through `sim.simulate`. Then the comparison table, and with `--fit` the fit
-(`sim.calibration_fit`) from the runs' own logs (`sim.service_log_breakdown`) and their levels,
-saved (`sim.params_file`) and compared again.
+(`capacity.calibration_fit`) from the runs' own logs (`capacity.service_log_breakdown`) and their levels,
+saved (`capacity.params_file`) and compared again.
 
 Writes into `runs/<run-id>/`: the real runs' folders and `results_post.json` (so
 `python -m reports runs/<id>/results_post.json --calibration runs/<id>/calibration.json` draws
@@ -24,21 +24,14 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import sys
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from contract.event_log import read_jsonl, write_atomic
-from contract.evidence import RequestRecord
-from contract.spec import Scenario
-from scenarios.processes import HarnessError, TerminationRequested
-from sim.calibration import (
+from capacity.calibration import (
     DEFAULT_RATE_RPS,
     P95_TOLERANCE,
     WARMUP_S,
@@ -57,9 +50,8 @@ from sim.calibration import (
     saturation_note,
     within_target,
 )
-from sim.calibration_fit import Fit, estimate_from_breakdown, fit_levels
-from sim.config import TwinParams
-from sim.params_file import (
+from capacity.calibration_fit import Fit, estimate_from_breakdown, fit_levels
+from capacity.params_file import (
     DEFAULTS_WORDS,
     ChosenParams,
     ParamsFileError,
@@ -68,7 +60,18 @@ from sim.params_file import (
     params_document,
     save_params,
 )
-from sim.service_log_breakdown import Breakdown, median_breakdown, read_breakdown
+from capacity.service_log_breakdown import Breakdown, median_breakdown, read_breakdown
+from contract.event_log import write_atomic
+from contract.results import RunInfo, build_results, write_results
+from contract.run_facts import git_revision, host_name, new_run_id, timestamp
+from contract.spec import Scenario
+from scenarios.real_runner import (
+    HarnessError,
+    LiveSession,
+    RealRunOptions,
+    TerminationRequested,
+)
+from sim.config import TwinParams
 from sim.twin import simulate
 
 REAL_FILE = "calibration_real.json"
@@ -139,7 +142,7 @@ class Measured:
 
 def run_calibration_command(args: argparse.Namespace, scenarios: Sequence[Scenario]) -> int:
     base = scenarios[0]
-    host = platform.node()
+    host = host_name()
     seed = args.seed if args.seed is not None else base.seed
     measured: Measured | None = None
     try:
@@ -153,7 +156,7 @@ def run_calibration_command(args: argparse.Namespace, scenarios: Sequence[Scenar
     except (ParamsFileError, ValueError) as exc:
         print(f"run_scenarios.py: {exc}", file=sys.stderr)
         return 2
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    run_id = new_run_id()
     run_dir: Path = args.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     os.environ["RUN_SCENARIOS_RUN_DIR"] = str(run_dir)  # as the runner: children are findable
@@ -246,7 +249,7 @@ def fit_and_save(
         "levels_rps": [lv.rate_rps for lv in measured.levels],
         "load_avg": {"first_run": load_first, "last_run": load_last},
     }
-    fitted_at = datetime.now(UTC).isoformat(timespec="seconds")
+    fitted_at = timestamp()
     document = params_document(
         fit.params,
         host=host,
@@ -275,17 +278,7 @@ def measure_real(
 ) -> Measured:
     """Every level `args.calibrate_repeats` times on one live stack, interleaved; also writes
     the runs' results_post.json. Each level's breakdown pools its runs' logs."""
-    from contract.results import RunInfo, build_results, write_results
-    from scenarios.real_mode import run_scenario  # the live stack: only when measuring
-    from scenarios.stack import LiveStack, StackOptions
-
-    options = StackOptions(
-        run_dir=run_dir,
-        seed=seed,
-        db_url=args.db_url,
-        target_url=args.target_url,
-        api_key=args.api_key,
-    )
+    options = RealRunOptions(db_url=args.db_url, target_url=args.target_url, api_key=args.api_key)
     plan = [
         (level, level_scenario(base, level, repeat, duration_s))
         for repeat in range(1, args.calibrate_repeats + 1)
@@ -293,39 +286,31 @@ def measure_real(
     ]
     real: RealRuns = {level.fraction: [] for level in levels}
     entries = []
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    started = timestamp()
     t0 = time.monotonic()
-    stack = LiveStack(options)
-    try:
-        print("  starting the stack (fake provider, toxiproxy)...", flush=True)
-        stack.start()
+    print("  starting the stack (fake provider, toxiproxy)...", flush=True)
+    with LiveSession(options, run_dir, seed) as live:  # each run's own progress lines: not shown
         for number, (level, scenario) in enumerate(plan, 1):
             load = load_average()
-            result = run_scenario(scenario, stack, seed, run_dir, lambda _m: None, args.api_key)
-            entry = result.entry
-            entries.append(entry)
-            records = read_jsonl(run_dir / scenario.name / "events.jsonl", RequestRecord)
-            if not records:
-                raise HarnessError(f"{scenario.name}: no requests; see {run_dir / scenario.name}")
-            run = RunLatency.from_records(scenario.name, records, load, WARMUP_S)
+            result = live.run(scenario, seed)
+            entries.append(result.entry)
+            if not result.requests:
+                raise HarnessError(f"{scenario.name}: no requests; see {result.folder}")
+            run = RunLatency.from_records(scenario.name, result.requests, load, WARMUP_S)
             real[level.fraction].append(run)
             print(
                 f"  [{number}/{len(plan)}] {scenario.name}: {run.requests} requests, "
                 f"p50 {run.p50_ms:.1f} ms, p95 {run.p95_ms:.1f} ms (load before {_show_load(load)})",
                 flush=True,
             )
-    finally:
-        stack.stop()
-    from scenarios.cli import git_revision
-
     info = RunInfo(
         id=run_dir.name,
         mode="real",
         seed=seed,
-        started_at=started_at,
+        started_at=started,
         duration_s=round(time.monotonic() - t0, 3),
         git_revision=git_revision(),
-        host=platform.node(),
+        host=host_name(),
     )
     write_results(run_dir / "results_post.json", build_results(info, entries))
     breakdowns = {

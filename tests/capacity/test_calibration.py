@@ -12,10 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from contract.spec import parse_scenario
-from reports.capacity_data import read_calibration
-from scenarios.cli import main as cli_main
-from sim.calibration import (
+from capacity.calibration import (
     Level,
     LevelComparison,
     RunLatency,
@@ -33,16 +30,15 @@ from sim.calibration import (
     saturation_note,
     within_target,
 )
-from sim.calibration_command import Measured, merge_measured, read_real_runs, real_runs_json
-from sim.calibration_fit import (
+from capacity.calibration_command import Measured, merge_measured, read_real_runs, real_runs_json
+from capacity.calibration_fit import (
     apply_knobs,
     estimate_from_breakdown,
     fit_levels,
     level_loss,
     nelder_mead,
 )
-from sim.config import TwinParams
-from sim.params_file import (
+from capacity.params_file import (
     ParamsFileError,
     choose_params,
     host_params_path,
@@ -50,7 +46,11 @@ from sim.params_file import (
     params_document,
     save_params,
 )
-from sim.service_log_breakdown import Breakdown, summarize
+from capacity.service_log_breakdown import Breakdown, summarize
+from contract.spec import parse_scenario
+from reports.capacity_data import read_calibration
+from scenarios.cli import main as cli_main
+from sim.config import TwinParams
 from sim.twin import simulate
 
 PROBE = parse_scenario(

@@ -1,9 +1,9 @@
 """`./run_scenarios.py --sweep KEY=VALUES ...`: a capacity sweep of the twin from the command line.
 
-Owns the sequence: parse and bound the grid (`sim.sweep_grid`), choose the twin parameters
-(`sim.params_file`: the host's fitted file when there is one), plan the tasks and run them on the
-process pool with a progress line (`sim.sweep`), then write `sweep.csv` and `knees.json` into a
-run folder `runs/<run-id>/` and print the knee table (`sim.sweep_table`). Exit codes as the
+Owns the sequence: parse and bound the grid (`capacity.sweep_grid`), choose the twin parameters
+(`capacity.params_file`: the host's fitted file when there is one), plan the tasks and run them on the
+process pool with a progress line (`capacity.sweep`), then write `sweep.csv` and `knees.json` into a
+run folder `runs/<run-id>/` and print the knee table (`capacity.sweep_table`). Exit codes as the
 runner's: 0 the sweep ran (a knee is a finding, not a failure), 2 it could not (a bad spec, a
 grid over the bound, a point the twin could not run, an interruption).
 I/O: the run folder and stdout; wall clock for the progress line only.
@@ -12,19 +12,17 @@ I/O: the run folder and stdout; wall clock for the progress line only.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
+from capacity.params_file import ParamsFileError, choose_params
+from capacity.sweep import SweepTaskError, plan_tasks, run_tasks
+from capacity.sweep_grid import SweepSpecError, check_grid_size, parse_axes
+from capacity.sweep_table import find_knees, format_knees, write_knees, write_sweep
+from contract.run_facts import host_name, new_run_id
 from contract.spec import Scenario
-from sim.params_file import ParamsFileError, choose_params
-from sim.sweep import SweepTaskError, plan_tasks, run_tasks
-from sim.sweep_grid import SweepSpecError, check_grid_size, parse_axes
-from sim.sweep_table import find_knees, format_knees, write_knees, write_sweep
 
 PROGRESS_EVERY_S = 2.0
 
@@ -34,12 +32,12 @@ def run_sweep_command(args: argparse.Namespace, scenarios: Sequence[Scenario]) -
     try:
         axes = parse_axes(args.sweep)
         size = check_grid_size(axes, len(scenarios))
-        chosen = choose_params(args.twin_params, platform.node())
+        chosen = choose_params(args.twin_params, host_name())
         tasks = plan_tasks(scenarios, axes, args.seed, chosen.params)
     except (SweepSpecError, ParamsFileError) as exc:
         print(f"run_scenarios.py: {exc}", file=sys.stderr)
         return 2
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    run_id = new_run_id()
     run_dir: Path = args.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     shape = " x ".join(f"{len(a.values)} {a.key}" for a in axes)

@@ -4,8 +4,8 @@ the twin, side by side.
 Owns the levels (fractions of a configured rate), the scenario run at each level and repeat,
 the comparison (medians over repeats; error = (predicted − measured) / measured), the
 calibration JSON `reports.capacity_data.read_calibration` reads, and the printed table.
-Running either mode is the caller's (`sim.calibration_command`); fitting is
-`sim.calibration_fit`'s. Pure: no I/O, no clock.
+Running either mode is the caller's (`capacity.calibration_command`); fitting is
+`capacity.calibration_fit`'s. Pure: no I/O, no clock.
 
 Each (level, repeat) runs under its own scenario name (`healthy-20pct-r1`), so every real run
 gets its own folder, service and database; the twin runs the same renamed scenario with the same

@@ -3,7 +3,7 @@
 Two steps, both deterministic:
 
 1. `estimate_from_breakdown`: the unloaded costs, read off the real service's own timings at the
-   lowest level (`sim.service_log_breakdown`, medians). In the twin a request's server time is its
+   lowest level (`capacity.service_log_breakdown`, medians). In the twin a request's server time is its
    CPU plus its transactions plus its provider calls (`sim.timing`, `sim.booking`,
    `sim.changes`), so with W = one write transaction, R = one read, P = one provider round trip
    and s = the CPU slice on each resumption:
@@ -35,8 +35,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from capacity.service_log_breakdown import Breakdown
 from sim.config import TwinParams
-from sim.service_log_breakdown import Breakdown
 
 CPU_FIELDS = ("cpu_create_ms", "cpu_get_ms", "cpu_list_ms", "cpu_cancel_ms", "cpu_reschedule_ms")
 DB_FIELDS = ("db_read_ms", "db_write_ms")

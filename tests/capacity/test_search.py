@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from capacity.search import judge, search
+from capacity.search_output import write_found
+from capacity.search_space import FaultDraft, SearchSpace
 from contract.spec import ProviderFault, Scenario, load_scenario, parse_scenario
 from scenarios import cli
 from scenarios.sim_mode import run_all_sim
-from sim.search import judge, search
-from sim.search_output import write_found
-from sim.search_space import FaultDraft, SearchSpace
 
 # The service sends no key to the provider and the provider would not honour one anyway (a
 # standing profile: it holds for the whole run, so the search keeps it under every timeline).

@@ -10,12 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from contract.spec import parse_scenario
-from reports.capacity_data import CapacitySLO, knees, read_sweep
-from scenarios.cli import main as cli_main
-from sim.config import TwinParams
-from sim.sweep import TABLE_COLUMNS, offered_rate, plan_tasks, run_task, run_tasks
-from sim.sweep_grid import (
+from capacity.sweep import TABLE_COLUMNS, offered_rate, plan_tasks, run_task, run_tasks
+from capacity.sweep_grid import (
     MAX_GRID_POINTS,
     SweepSpecError,
     build_grid,
@@ -23,7 +19,11 @@ from sim.sweep_grid import (
     parse_axes,
     parse_axis,
 )
-from sim.sweep_table import encode_csv, find_knees, format_knees, write_sweep
+from capacity.sweep_table import encode_csv, find_knees, format_knees, write_sweep
+from contract.spec import parse_scenario
+from reports.capacity_data import CapacitySLO, knees, read_sweep
+from scenarios.cli import main as cli_main
+from sim.config import TwinParams
 
 # Creates only, CPU-bound, no spread: one event loop at cpu_create_ms per create saturates at
 # 1000 / cpu_create_ms requests a second (125 rps at 8 ms, 250 at 4 ms).

@@ -12,7 +12,7 @@ so the same list can go to an existing cluster engine unchanged (DESIGN §9), e.
 
 Each run is deterministic (`sim.simulate`), so a sweep's rows are a function of its tasks: two
 sweeps of one grid and seed give the same table, whatever the number of workers.
-I/O: none (the pool's processes only); the table is written by `sim.sweep_table`.
+I/O: none (the pool's processes only); the table is written by `capacity.sweep_table`.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
+from capacity.sweep_grid import RATE_KEY, SweepAxis, SweepSpecError, build_grid
 from contract.assertions import SloAssertion, evaluate_assertions
 from contract.evidence import RunEvidence, compute_metrics
 from contract.spec import Scenario
 from sim.config import KNOWN_SETTINGS, TwinParams, apply_overrides
-from sim.sweep_grid import RATE_KEY, SweepAxis, SweepSpecError, build_grid
 from sim.twin import simulate
 
 #: Columns every row has, in the order `reports.capacity_data` documents; then the extras.

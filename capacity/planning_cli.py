@@ -4,7 +4,7 @@ Owns these flags and sending a run to the sweep or the calibration; `scenarios.c
 the flags to its parser and hands over when one is given, so the catalog run's own options stay
 where they are. Flags:
 
-    --sweep KEY=VALUES      (repeatable) a grid over overrides, run in the twin: sim/sweep_command
+    --sweep KEY=VALUES      (repeatable) a grid over overrides, run in the twin: capacity/sweep_command
     --workers N             sweep processes (default: all cores)
     --calibrate             healthy at 20/50/80% of --calibrate-rate, both modes: calibration_command
     --fit                   --calibrate, then fit the twin's service times and save them
@@ -21,8 +21,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from capacity.calibration import DEFAULT_RATE_RPS
 from contract.spec import Scenario, ScenarioError
-from sim.calibration import DEFAULT_RATE_RPS
 
 
 def add_planning_args(parser: argparse.ArgumentParser) -> None:
@@ -102,10 +102,10 @@ def run_planning(
         print(f"run_scenarios.py: {exc}", file=sys.stderr)
         return 2
     if args.sweep:
-        from sim.sweep_command import run_sweep_command
+        from capacity.sweep_command import run_sweep_command
 
         return run_sweep_command(args, scenarios)
-    from sim.calibration_command import run_calibration_command
+    from capacity.calibration_command import run_calibration_command
 
     return run_calibration_command(args, scenarios)
 
