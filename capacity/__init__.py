@@ -8,9 +8,9 @@ Modules, one job each:
   Hypothesis, the minimal failing one written to `scenarios/found/`;
 - `calibration`, `calibration_fit`, `service_log_breakdown`, `calibration_command`:
   `--calibrate` / `--fit`, the twin held against real runs and its service times fitted;
-- `params_file`: fitted twin parameters saved per host, and choosing which a command uses;
-- `planning_cli`: sending a planning run to the sweep or the calibration.
+- `params_file`: fitted twin parameters saved per host, and choosing which a command uses.
 
 May import the run contract, the twin (`sim`) and the real runner's public entry
-(`scenarios.real_runner`) only; nothing below imports this package.
+(`scenarios.real_runner`) only; only the command line (`cli/`) imports this package. The
+commands take plain options (`SweepOptions`, `CalibrationOptions`), not parsed flags.
 """

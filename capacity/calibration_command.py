@@ -20,7 +20,6 @@ calibration could not run. I/O: the live stack, the run folder, the params file,
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -140,7 +139,21 @@ class Measured:
         return (loads[0], loads[-1]) if loads else (None, None)
 
 
-def run_calibration_command(args: argparse.Namespace, scenarios: Sequence[Scenario]) -> int:
+@dataclass(frozen=True)
+class CalibrationOptions:
+    """A calibration as the command line asks for it."""
+
+    runs_dir: Path  # the run folder goes under it
+    seed: int | None = None  # None: the scenario's own
+    fit: bool = False  # also fit the twin's service times and save them
+    calibrate_rate: float | None = None  # the 100% level; None: DEFAULT_RATE_RPS
+    calibrate_repeats: int = 3  # real runs per level
+    real_from: tuple[Path, ...] = ()  # earlier calibrations' run folders to reuse
+    twin_params: str | None = None  # a path, "none", or None for the host's saved file
+    real: RealRunOptions = RealRunOptions()  # where the real runs go
+
+
+def run_calibration_command(args: CalibrationOptions, scenarios: Sequence[Scenario]) -> int:
     base = scenarios[0]
     host = host_name()
     seed = args.seed if args.seed is not None else base.seed
@@ -200,7 +213,7 @@ def run_calibration_command(args: argparse.Namespace, scenarios: Sequence[Scenar
     if args.fit:
         params_path = _save_path(args.twin_params, host)
         params, final = fit_and_save(
-            measured, chosen.params, params_path, host, args.real_from or [run_dir]
+            measured, chosen.params, params_path, host, list(args.real_from) or [run_dir]
         )
     met = within_target(final)
     load_first, load_last = measured.load_span()
@@ -272,13 +285,12 @@ def measure_real(
     base: Scenario,
     levels: Sequence[Level],
     duration_s: float,
-    args: argparse.Namespace,
+    args: CalibrationOptions,
     seed: int,
     run_dir: Path,
 ) -> Measured:
     """Every level `args.calibrate_repeats` times on one live stack, interleaved; also writes
     the runs' results_post.json. Each level's breakdown pools its runs' logs."""
-    options = RealRunOptions(db_url=args.db_url, target_url=args.target_url, api_key=args.api_key)
     plan = [
         (level, level_scenario(base, level, repeat, duration_s))
         for repeat in range(1, args.calibrate_repeats + 1)
@@ -289,7 +301,7 @@ def measure_real(
     started = timestamp()
     t0 = time.monotonic()
     print("  starting the stack (fake provider, toxiproxy)...", flush=True)
-    with LiveSession(options, run_dir, seed) as live:  # each run's own progress lines: not shown
+    with LiveSession(args.real, run_dir, seed) as live:  # each run's own progress lines: not shown
         for number, (level, scenario) in enumerate(plan, 1):
             load = load_average()
             result = live.run(scenario, seed)
@@ -416,7 +428,7 @@ def load_average() -> LoadAvg | None:
         return None
 
 
-def _starting_params(args: argparse.Namespace, host: str) -> ChosenParams:
+def _starting_params(args: CalibrationOptions, host: str) -> ChosenParams:
     """The parameters the twin predicts with before any fit. With --fit, a --twin-params path that
     does not exist yet is where the fit will be saved, not an error."""
     given = args.twin_params

@@ -11,10 +11,10 @@ I/O: the run folder and stdout; wall clock for the progress line only.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from capacity.params_file import ParamsFileError, choose_params
@@ -27,10 +27,21 @@ from contract.spec import Scenario
 PROGRESS_EVERY_S = 2.0
 
 
-def run_sweep_command(args: argparse.Namespace, scenarios: Sequence[Scenario]) -> int:
+@dataclass(frozen=True)
+class SweepOptions:
+    """A sweep as the command line asks for it."""
+
+    axes: tuple[str, ...]  # `KEY=VALUES` specs, one per --sweep
+    runs_dir: Path  # the run folder goes under it
+    seed: int | None = None  # None: each scenario's own
+    workers: int | None = None  # None: all cores
+    twin_params: str | None = None  # a path, "none", or None for the host's saved file
+
+
+def run_sweep_command(args: SweepOptions, scenarios: Sequence[Scenario]) -> int:
     """Run the sweep `args` describes over `scenarios`; return the exit code."""
     try:
-        axes = parse_axes(args.sweep)
+        axes = parse_axes(list(args.axes))
         size = check_grid_size(axes, len(scenarios))
         chosen = choose_params(args.twin_params, host_name())
         tasks = plan_tasks(scenarios, axes, args.seed, chosen.params)

@@ -1,7 +1,7 @@
 """The SimPy twin of the booking path (DESIGN §1, §8; issue 5).
 
 `simulate(scenario, seed, overrides) -> RunEvidence` runs one scenario in virtual time and gathers
-what real mode gathers, judged by the same invariants and SLOs (`scenarios.sim_mode` writes the
+what real mode gathers, judged by the same invariants and SLOs (`cli.sim_mode` writes the
 run folder). The model runs the service's own flows — create, cancel, the reschedule saga,
 reads, the relay pass, the reconciler pass, all of `service.booking` and `service.relay`, with
 the policy core under them — as coroutines stepped by SimPy (`flow_driver`) on the twin's ports,

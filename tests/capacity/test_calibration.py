@@ -47,9 +47,9 @@ from capacity.params_file import (
     save_params,
 )
 from capacity.service_log_breakdown import Breakdown, summarize
+from cli.main import main as cli_main
 from contract.spec import parse_scenario
 from reports.capacity_data import read_calibration
-from scenarios.cli import main as cli_main
 from sim.config import TwinParams
 from sim.twin import simulate
 

@@ -11,12 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cli.main
 from capacity.search import judge, search
 from capacity.search_output import write_found
 from capacity.search_space import FaultDraft, SearchSpace
+from cli.arguments import parse_args
+from cli.main import main as cli_main
+from cli.sim_mode import run_all_sim
 from contract.spec import ProviderFault, Scenario, load_scenario, parse_scenario
-from scenarios import cli
-from scenarios.sim_mode import run_all_sim
 
 # The service sends no key to the provider and the provider would not honour one anyway (a
 # standing profile: it holds for the whole run, so the search keeps it under every timeline).
@@ -116,15 +118,15 @@ def test_the_command_line_writes_the_found_file_and_exits_1(
 ) -> None:
     source = tmp_path / "weakened.yaml"
     source.write_text(WEAKENED)
-    monkeypatch.setattr(cli, "ROOT", tmp_path)
-    code = cli.main(["--mode", "sim", "--scenario", str(source), "--search", "20", "--seed", "2"])
+    monkeypatch.setattr(cli.main, "ROOT", tmp_path)
+    code = cli_main(["--mode", "sim", "--scenario", str(source), "--search", "20", "--seed", "2"])
     out = capsys.readouterr().out
     written = list((tmp_path / "scenarios" / "found").glob("weakened_keys-*.yaml"))
     assert code == 1 and len(written) == 1
     assert "search: minimal timeline" in out and "written:" in out
     assert "--search 20 --seed 2" in written[0].read_text()
     with pytest.raises(SystemExit):
-        cli.parse_args(["--mode", "real", "--scenario", "healthy", "--search", "5"])
+        parse_args(["--mode", "real", "--scenario", "healthy", "--search", "5"])
 
 
 SPACE = SearchSpace.for_scenario(scenario(WEAKENED), 3)

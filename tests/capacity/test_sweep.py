@@ -20,9 +20,9 @@ from capacity.sweep_grid import (
     parse_axis,
 )
 from capacity.sweep_table import encode_csv, find_knees, format_knees, write_sweep
+from cli.main import main as cli_main
 from contract.spec import parse_scenario
 from reports.capacity_data import CapacitySLO, knees, read_sweep
-from scenarios.cli import main as cli_main
 from sim.config import TwinParams
 
 # Creates only, CPU-bound, no spread: one event loop at cpu_create_ms per create saturates at

@@ -1,74 +1,28 @@
-"""`./run_scenarios.py`: the command line of the main job (DESIGN §10).
+"""`./run_scenarios.py`: the command line of the main job (DESIGN §10), the top floor.
 
-Owns argument parsing, choosing scenarios, the run folder, progress and the summary table, and the
-exit code: 0 every scenario passed, 1 an assertion or invariant failed, 2 the harness itself could
+Owns choosing scenarios, picking the mode and handing the work to the real runner
+(`scenarios.real_runner`), the twin (`cli.sim_mode`), capacity planning (`cli.planning`) or the
+report; the run folder, progress and the summary table; and the exit code: 0 every scenario passed, 1 an assertion or invariant failed, 2 the harness itself could
 not run (a bad scenario file, a port taken, a process that did not start, an interruption).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from pathlib import Path
 
+from cli.arguments import parse_args
 from contract.junit import write_junit
 from contract.results import RunInfo, build_results, exit_code, write_results
 from contract.run_facts import git_revision, host_name, new_run_id, timestamp
 from contract.spec import Scenario, ScenarioError, load_catalog, load_scenario
 from contract.spec.loader import Problem
-from scenarios.processes import HarnessError, TerminationRequested, install_sigterm_handler
+from scenarios.real_runner import HarnessError, TerminationRequested, install_sigterm_handler
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "scenarios" / "catalog"
-
-
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="run_scenarios.py",
-        description="Run Rehearsal's scenario catalog and write results_post.json.",
-    )
-    parser.add_argument("--mode", choices=["real", "sim"], default="real")
-    parser.add_argument(
-        "--scenario",
-        action="append",
-        default=[],
-        metavar="NAME|PATH",
-        help="a catalog scenario name or a path to a scenario file (repeatable; default: all)",
-    )
-    parser.add_argument("--seed", type=int, default=None, help="override every scenario's seed")
-    parser.add_argument("--out", type=Path, default=ROOT / "results_post.json")
-    parser.add_argument(
-        "--junit", type=Path, default=None, help="JUnit XML (default: in the run folder)"
-    )
-    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs")
-    parser.add_argument("--report", action="store_true", help="render the HTML report afterwards")
-    parser.add_argument("--list", action="store_true", help="list the catalog and exit")
-    parser.add_argument("--target-url", default=None, help="test another Appointment v2 service")
-    parser.add_argument("--db-url", default=None, help="the service's database (default: SQLite)")
-    parser.add_argument("--api-key", default=None, help="bearer key for the service under test")
-    from capacity.planning_cli import add_planning_args  # --sweep, --calibrate, --fit (issue 5)
-
-    add_planning_args(parser)
-    parser.add_argument(
-        "--search",
-        type=int,
-        default=None,
-        metavar="N",
-        help="with --mode sim and one --scenario: try N fault timelines in the twin, shrink the "
-        "first that fails and write it to scenarios/found/ (exit 1 when one is found)",
-    )
-    args = parser.parse_args(argv)
-    if args.seed is not None and args.seed < 0:
-        parser.error(f"--seed must be >= 0 (got {args.seed})")
-    if args.search is not None and (
-        args.search < 1 or args.mode != "sim" or len(args.scenario) != 1
-    ):
-        parser.error(
-            f"--search needs N >= 1 (got {args.search}), --mode sim and exactly one --scenario"
-        )
-    return args
 
 
 def choose_scenarios(names: list[str], mode: str) -> list[Scenario]:
@@ -93,7 +47,7 @@ def choose_scenarios(names: list[str], mode: str) -> list[Scenario]:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.sweep or args.calibrate or args.fit:
-        from capacity.planning_cli import run_planning
+        from cli.planning import run_planning
 
         return run_planning(args, argv, choose_scenarios)
     if args.search is not None:
@@ -134,7 +88,7 @@ def main(argv: list[str]) -> int:
     )
     try:
         if args.mode == "sim":
-            from scenarios.sim_mode import run_all_sim  # built with the SimPy twin
+            from cli.sim_mode import run_all_sim
 
             entries, notes = run_all_sim(scenarios, args.seed, run_dir, _progress)
         else:

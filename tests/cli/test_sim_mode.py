@@ -8,11 +8,11 @@ import hashlib
 import json
 from pathlib import Path
 
+from cli.sim_mode import encode_records, run_all_sim
 from contract.event_log import encode_jsonl, read_jsonl
 from contract.evidence import MetricSample, ProviderCall, RequestRecord
 from contract.results import RunInfo, build_results, validate_results
 from contract.spec import load_catalog, load_scenario
-from scenarios.sim_mode import encode_records, run_all_sim
 from sim import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
