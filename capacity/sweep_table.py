@@ -26,8 +26,7 @@ from typing import Any
 
 from capacity.sweep import EXTRA_COLUMNS, TABLE_COLUMNS
 from contract.event_log import write_atomic
-
-DELIVERED_SHARE = 0.9
+from contract.knees import DELIVERED_SHARE
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from typing import Any
 
 import pandas as pd
 
-from capacity.sweep_table import DELIVERED_SHARE
+from contract.knees import DELIVERED_SHARE
 from reports.errors import ReportInputError
 
 SWEEP_COLUMNS = (
