@@ -20,7 +20,8 @@ from pathlib import Path
 from capacity.params_file import ParamsFileError, choose_params
 from capacity.sweep import SweepTaskError, plan_tasks, run_tasks
 from capacity.sweep_grid import SweepSpecError, check_grid_size, parse_axes
-from capacity.sweep_table import find_knees, format_knees, write_knees, write_sweep
+from capacity.sweep_table import format_knees, write_knees, write_sweep
+from contract.knees import find_knees
 from contract.run_facts import host_name, new_run_id
 from contract.spec import Scenario
 
