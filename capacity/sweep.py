@@ -28,7 +28,8 @@ from capacity.sweep_grid import RATE_KEY, SweepAxis, SweepSpecError, build_grid
 from contract.assertions import SloAssertion, evaluate_assertions
 from contract.evidence import RunEvidence, compute_metrics
 from contract.spec import Scenario
-from sim.config import KNOWN_SETTINGS, TwinParams, apply_overrides
+from sim.config import TwinParams, apply_overrides
+from sim.service_settings import KNOWN_SETTINGS
 from sim.twin import simulate
 
 #: Columns every row has, in the order `reports.capacity_data` documents; then the extras.

@@ -266,6 +266,18 @@ def find_pending(evidence: RunEvidence) -> list[dict[str, Any]]:
     ]
 
 
+def retry_bound(retry_max_attempts: int, outbox_max_attempts: int) -> int:
+    """Calendar create attempts one booking may make, the bound `find_excess_attempts` judges:
+    the inline plan, then one plan per relay attempt, each of at most `retry_max_attempts`.
+    Both modes pass the service's own settings (as it parsed them: defaults and profile
+    included), so the bound is computed here and nowhere else.
+
+    >>> retry_bound(3, 5)
+    18
+    """
+    return retry_max_attempts * (1 + outbox_max_attempts)
+
+
 def find_excess_attempts(evidence: RunEvidence) -> list[dict[str, Any]]:
     """Requests that made more calendar attempts than the retry bound allows."""
     bound = evidence.retry_bound

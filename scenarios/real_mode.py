@@ -23,7 +23,9 @@ import httpx
 from contract.event_log import write_jsonl
 from contract.evidence import Phase, RequestRecord, RunEvidence, attempts_per_request
 from contract.fault_schedule import schedule
+from contract.invariants import retry_bound
 from contract.results import judge_scenario
+from contract.scenario_settings import settings_env
 from contract.spec import Scenario
 from contract.step_notes import step_notes
 from contract.workload import ClientStream, WorkloadConfig
@@ -34,6 +36,7 @@ from scenarios.records import request_records
 from scenarios.scripted import fire_together
 from scenarios.stack import ROOT, LiveStack, ServiceSupervisor
 from scenarios.timeline import RealtimePlayer
+from service.settings import Settings, SettingsError
 
 LOCUST_GRACE_S = 30.0  # Locust gets this long past the load's duration before it is killed
 
@@ -61,14 +64,6 @@ def workload_config(scenario: Scenario, seed: int) -> WorkloadConfig:
     )
 
 
-def retry_bound(settings: dict[str, Any]) -> int:
-    """Calendar create attempts one booking may make: the inline plan plus one plan per relay
-    attempt, each bounded by retry_max_attempts (the service's defaults when unset)."""
-    per_plan = int(settings.get("retry_max_attempts", 3))
-    relay_attempts = int(settings.get("outbox_max_attempts", 5))
-    return per_plan * (1 + relay_attempts)
-
-
 def run_scenario(
     scenario: Scenario,
     stack: LiveStack,
@@ -79,6 +74,7 @@ def run_scenario(
 ) -> RealRun:
     scenario_dir = run_dir / scenario.name
     scenario_dir.mkdir(parents=True, exist_ok=True)
+    bound = retry_bound_of(scenario)  # before anything starts: a bad setting stops the run here
     notes: list[str] = []
     stack.reset_faults()
     supervisor = stack.start_service(scenario.name, scenario.settings)
@@ -143,7 +139,7 @@ def run_scenario(
         appointments=tuple(appointments),
         phases=phases,
         samples=tuple(sampler.samples),
-        retry_bound=retry_bound(scenario.settings),
+        retry_bound=bound,
         calendar_attempts=attempts,
         dead_lettered=dead_lettered,
     )
@@ -375,3 +371,13 @@ def _env() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+def retry_bound_of(scenario: Scenario) -> int:
+    """The contract's bound for the service's settings, read as the service reads them on start
+    (the same variables the stack gives it): its defaults and profile, not a copy of them."""
+    try:
+        settings = Settings.from_env(settings_env(scenario.settings))
+    except SettingsError as exc:
+        raise HarnessError(f"scenario {scenario.name}: settings: {exc}") from exc
+    return retry_bound(settings.retry_max_attempts, settings.outbox_max_attempts)

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
+from contract.scenario_settings import settings_env
 from fakes.toxiproxy.client import ToxiproxyClient
 from scenarios.pg_databases import (
     create_database,
@@ -44,20 +45,6 @@ class StackOptions:
     toxiproxy_url: str | None = None
     api_key: str | None = None
     python: str = sys.executable
-
-
-def settings_env(settings: Mapping[str, Any]) -> dict[str, str]:
-    """A scenario's `settings:` as the service's REHEARSAL_* variables (lists comma-joined)."""
-    env: dict[str, str] = {}
-    for name, value in settings.items():
-        if isinstance(value, bool):
-            text = "1" if value else "0"
-        elif isinstance(value, list | tuple):
-            text = ",".join(str(v) for v in value)
-        else:
-            text = str(value)
-        env[f"REHEARSAL_{name.upper()}"] = text
-    return env
 
 
 class ServiceSupervisor:

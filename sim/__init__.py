@@ -9,7 +9,8 @@ against the fake provider's own fault rules and latency models (`fakes.calendar`
 own request streams (`contract.workload`). It adds timing and capacity, never decisions.
 Modules, one job each:
 
-- `config`: the service's settings as real mode reads them; the twin's service-time parameters;
+- `service_settings`: a scenario's settings as the service reads them (the one list of their
+  names); `config`: the twin's service-time parameters;
 - `components`: one seeded RNG per component; `queueing`: FIFO c-server queues, computed;
 - `network`, `provider`, `calendar_link`, `calendar_client`: the provider behind the toxics,
   one attempt at a time, and the service's calendar client over that path;

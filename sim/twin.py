@@ -31,6 +31,7 @@ from contract.evidence import (
     RunEvidence,
     attempts_per_request,
 )
+from contract.invariants import retry_bound
 from contract.spec import Scenario
 from service.booking.model import isoformat_utc
 from service.resilience.lifecycle import AppointmentStatus as ServiceStatus
@@ -40,12 +41,13 @@ from service.settings import Settings
 from sim.calendar_link import CalendarLink
 from sim.clients import LoadModel
 from sim.components import component_rng
-from sim.config import TwinParams, apply_overrides, service_settings, unknown_settings
+from sim.config import TwinParams, apply_overrides
 from sim.host import ServiceHost
 from sim.network import NetworkPath
 from sim.provider import SIM_EPOCH, SimProvider
 from sim.release import release_run
 from sim.sampler import MetricSampler
+from sim.service_settings import service_settings, unknown_settings
 from sim.timeline import TimelinePlayer
 
 # The service's lifecycle enums → the evidence's (same values), by member: no `.value` per row.
@@ -149,7 +151,7 @@ def _evidence(
         appointments=tuple(_appointments(host)),
         phases=tuple(timeline.phases(run_s)),
         samples=tuple(sampler.samples),
-        retry_bound=settings.retry_max_attempts * (1 + settings.outbox_max_attempts),
+        retry_bound=retry_bound(settings.retry_max_attempts, settings.outbox_max_attempts),
         calendar_attempts=attempts_per_request(provider.create_calls(), records),
         dead_lettered=host.memory.dead_lettered,
     )

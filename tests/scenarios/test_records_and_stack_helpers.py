@@ -5,7 +5,6 @@ from __future__ import annotations
 from contract.evidence import Operation, Outcome, RunEvidence, compute_metrics
 from scenarios.collect import parse_prometheus
 from scenarios.records import request_records
-from scenarios.stack import settings_env
 
 
 def _row(**over):
@@ -52,15 +51,6 @@ def test_an_unexpected_status_counts_against_success_rate():
     assert records[1].as_expected is False
     metrics = compute_metrics(RunEvidence("s", 1, "real", 1.0, requests=tuple(records)))
     assert metrics["requests"]["success_rate"] == 0.5
-
-
-def test_settings_env():
-    env = settings_env({"deadline_ms": 300, "outbox_schedule_s": [0.5, 1], "relay_enabled": False})
-    assert env == {
-        "REHEARSAL_DEADLINE_MS": "300",
-        "REHEARSAL_OUTBOX_SCHEDULE_S": "0.5,1",
-        "REHEARSAL_RELAY_ENABLED": "0",
-    }
 
 
 def test_parse_prometheus_sums_labels():

@@ -26,9 +26,10 @@ from service.settings import SettingsError
 from sim.calendar_client import SimCalendarClient
 from sim.calendar_link import CalendarLink, Confirmation
 from sim.components import component_rng
-from sim.config import TwinParams, apply_overrides, service_settings, unknown_settings
+from sim.config import TwinParams, apply_overrides
 from sim.network import NEVER, NetworkPath
 from sim.provider import ProviderRequest, SimProvider
+from sim.service_settings import service_settings, unknown_settings
 
 START = datetime(2030, 1, 7, 8, tzinfo=UTC)
 
