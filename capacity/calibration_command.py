@@ -301,7 +301,7 @@ def measure_real(
     started = timestamp()
     t0 = time.monotonic()
     print("  starting the stack (fake provider, toxiproxy)...", flush=True)
-    with LiveSession(args.real, run_dir, seed) as live:  # each run's own progress lines: not shown
+    with LiveSession(args.real, run_dir) as live:  # each run's own progress lines: not shown
         for number, (level, scenario) in enumerate(plan, 1):
             load = load_average()
             result = live.run(scenario, seed)

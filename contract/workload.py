@@ -3,7 +3,8 @@
 Owns: what each simulated client sends next (operation, idempotency key, body) and which HTTP
 statuses count as a correct answer. Locust (`scenarios/locustfile.py`), the scripted driver and
 the SimPy twin all draw from here, so one seed means the same keys, slots and payloads everywhere.
-Pure: no clock, no I/O; each client stream owns a `random.Random` derived from (seed, client).
+Pure: no clock, no I/O; each client stream owns a `random.Random` seeded by the run contract's
+one derivation (`contract.seeds`: the "workload" component, per scenario name and client).
 
 Hot: the SimPy twin draws tens of thousands of requests a second from here, so slot times are
 arithmetic on the grid (not `datetime` + `strftime`), ids are formatted directly and the operation
@@ -23,6 +24,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from contract.seeds import component_rng
 
 # Slots are laid out on a grid far in the future so runs never collide with "now" checks.
 SLOT_EPOCH = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
@@ -91,12 +94,6 @@ def _planned(
     fields["expected_statuses"] = expected_statuses
     fields["replay_of"] = replay_of
     return planned
-
-
-def derive_seed(*parts: object) -> int:
-    """A stable 64-bit seed from parts (never Python's salted hash())."""
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big")
 
 
 def body_digest(body: dict[str, Any] | None) -> str | None:
@@ -180,7 +177,7 @@ class ClientStream:
             raise ValueError(f"client number must be in 0..{MAX_CLIENTS - 1} (got {client})")
         self.config = config
         self.client = client
-        self.rng = random.Random(derive_seed(config.seed, config.scenario, "client", client))
+        self.rng = component_rng(config.seed, "workload", config.scenario, client)
         self.index = 0
         self._creates: list[PlannedRequest] = []
         # Live appointments this client holds, with their slots (insertion order = creation order),

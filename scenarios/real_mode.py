@@ -26,7 +26,8 @@ from contract.fault_schedule import schedule
 from contract.invariants import retry_bound
 from contract.results import judge_scenario
 from contract.scenario_settings import settings_env
-from contract.spec import Scenario
+from contract.seeds import derive_seed
+from contract.spec import NetworkFault, Scenario
 from contract.step_notes import step_notes
 from contract.workload import ClientStream, WorkloadConfig
 from scenarios.actuators import LiveActuator
@@ -76,8 +77,9 @@ def run_scenario(
     scenario_dir.mkdir(parents=True, exist_ok=True)
     bound = retry_bound_of(scenario)  # before anything starts: a bad setting stops the run here
     notes: list[str] = []
-    stack.reset_faults()
-    supervisor = stack.start_service(scenario.name, scenario.settings)
+    # Every component seeded from `seed` as the twin seeds its own (`contract.seeds`).
+    stack.reset_faults(seed, toxics=any(isinstance(f, NetworkFault) for f in scenario.faults))
+    supervisor = stack.start_service(scenario.name, scenario.settings, seed)
     service_url = stack.service_url(supervisor)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     load = LoadRun(scenario, seed, service_url, scenario_dir, api_key)
@@ -91,7 +93,7 @@ def run_scenario(
         actuator = LiveActuator(
             stack.toxiproxy,
             stack.provider_url,
-            seed,
+            derive_seed(seed, "provider"),
             _crash_armer(supervisor, service_url, headers),
         )
         player = RealtimePlayer(schedule(scenario.faults), actuator)

@@ -55,7 +55,6 @@ class LiveSession:
         self,
         options: RealRunOptions,
         run_dir: Path,
-        stack_seed: int,
         progress: Callable[[str], None] = lambda _message: None,
     ) -> None:
         self.options = options
@@ -64,7 +63,6 @@ class LiveSession:
         self._stack = LiveStack(
             StackOptions(
                 run_dir=run_dir,
-                seed=stack_seed,
                 db_url=options.db_url,
                 target_url=options.target_url,
                 api_key=options.api_key,
@@ -95,7 +93,8 @@ class LiveSession:
         self._stack.stop()
 
     def run(self, scenario: Scenario, seed: int) -> RealRun:
-        """One scenario on the stack, from a fresh service to its judged results entry."""
+        """One scenario on the stack, from a fresh service to its judged results entry; `seed`
+        is the run seed every component's seed is derived from (`contract.seeds`)."""
         return run_scenario(
             scenario, self._stack, seed, self.run_dir, self.progress, self.options.api_key
         )
@@ -111,8 +110,7 @@ def run_all_real(
     """Every scenario on one live stack, with progress lines; their results entries and notes."""
     entries: list[dict[str, Any]] = []
     notes: dict[str, list[str]] = {}
-    stack_seed = seed_override if seed_override is not None else 1
-    with LiveSession(options, run_dir, stack_seed, progress) as live:
+    with LiveSession(options, run_dir, progress) as live:
         for number, scenario in enumerate(scenarios, 1):
             seed = seed_override if seed_override is not None else scenario.seed
             print(

@@ -128,7 +128,7 @@ class SimProvider:
             self._queue = FifoServers(servers) if servers is not None else None
 
     def reset_profile(self) -> None:
-        """The default profile: no faults, no latency, keys honoured, the run's seed."""
+        """The default profile: no faults, no latency, keys honoured, the run's provider seed."""
         self.set_profile(FaultProfile(seed=self.default_seed))
 
     # -- one call ----------------------------------------------------------------------------

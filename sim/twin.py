@@ -32,6 +32,7 @@ from contract.evidence import (
     attempts_per_request,
 )
 from contract.invariants import retry_bound
+from contract.seeds import component_rng, derive_seed
 from contract.spec import Scenario
 from service.booking.model import isoformat_utc
 from service.resilience.lifecycle import AppointmentStatus as ServiceStatus
@@ -40,7 +41,6 @@ from service.resilience.records import record_maker
 from service.settings import Settings
 from sim.calendar_link import CalendarLink
 from sim.clients import LoadModel
-from sim.components import component_rng
 from sim.config import TwinParams, apply_overrides
 from sim.host import ServiceHost
 from sim.network import NetworkPath
@@ -102,12 +102,14 @@ def simulate_run(
     ]
     run_s = scenario.run_s
     env = simpy.Environment()
-    provider = SimProvider(env, seed)
-    network = NetworkPath(params.provider_rtt_ms / 2000.0, component_rng(seed, "network"))
+    # Every component's seed from the run seed, as real mode derives them (`contract.seeds`).
+    provider_seed = derive_seed(seed, "provider")
+    provider = SimProvider(env, provider_seed)
+    network = NetworkPath(params.provider_rtt_ms / 2000.0, component_rng(seed, "proxy"))
     link = CalendarLink(env, network, provider, params, SIM_EPOCH.timestamp())
     host = ServiceHost(env, settings, params, link, seed)
     load = LoadModel(env, scenario, seed, host, params)
-    timeline = TimelinePlayer(env, scenario, seed, provider, network, host)
+    timeline = TimelinePlayer(env, scenario, provider_seed, provider, network, host)
     sampler = MetricSampler(env, host, run_s)
     with _collector_paused(), _service_logs_quiet():
         env.run(until=run_s)

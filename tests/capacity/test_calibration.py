@@ -353,7 +353,9 @@ def test_step_two_brings_the_twin_onto_runs_of_a_twin_with_other_costs() -> None
         return out
 
     measured = predict(truth)
-    assert set(measured[-1]) == {"all", "create"}  # per operation, where enough requests
+    # Per operation where enough requests: the creates always; the gets (a quarter of the mix)
+    # when the seed's draws give them MIN_OPERATION_REQUESTS.
+    assert {"all", "create"} <= set(measured[-1]) <= {"all", "create", "get"}
     before = predict(start)
     assert any(
         abs(error_pct(b["all"][1], m["all"][1])) > 20 for b, m in zip(before, measured, strict=True)

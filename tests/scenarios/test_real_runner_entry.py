@@ -52,7 +52,7 @@ def test_a_session_runs_scenarios_on_one_stack_and_hands_back_their_records(
     monkeypatch.setenv("RUN_SCENARIOS_RUN_DIR", str(run_dir))
     lines: list[str] = []
     scenarios = [parse_scenario(TINY.format(name=name)) for name in ("tiny_a", "tiny_b")]
-    with LiveSession(RealRunOptions(), run_dir, stack_seed=4, progress=lines.append) as live:
+    with LiveSession(RealRunOptions(), run_dir, progress=lines.append) as live:
         runs = [live.run(scenario, 4) for scenario in scenarios]
         stack_pids = _live_pids(run_dir)
     assert "starting the stack (fake provider, toxiproxy)..." in lines

@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from contract.seeds import component_rng
 from contract.workload import (
     MAX_CLIENTS,
     OPERATIONS,
@@ -18,7 +19,6 @@ from contract.workload import (
     SLOT_MINUTES,
     PlannedRequest,
     WorkloadConfig,
-    derive_seed,
 )
 
 
@@ -52,7 +52,7 @@ class ClientStream:
             raise ValueError(f"client number must be in 0..{MAX_CLIENTS - 1} (got {client})")
         self.config = config
         self.client = client
-        self.rng = random.Random(derive_seed(config.seed, config.scenario, "client", client))
+        self.rng = component_rng(config.seed, "workload", config.scenario, client)
         self.index = 0
         self._creates: list[PlannedRequest] = []
         # Live appointments this client holds, with their slots (insertion order = creation order).
