@@ -29,7 +29,7 @@ from contract.assertions import SloAssertion, evaluate_assertions
 from contract.evidence import RunEvidence, compute_metrics
 from contract.spec import Scenario
 from sim.config import TwinParams, apply_overrides
-from sim.service_settings import KNOWN_SETTINGS
+from sim.service_settings import settings_problems
 from sim.twin import simulate
 
 #: Columns every row has, in the order `reports.capacity_data` documents; then the extras.
@@ -99,20 +99,21 @@ def plan_tasks(
 def check_axis(scenario: Scenario, axis: SweepAxis, params: TwinParams) -> None:
     """SweepSpecError unless every value of `axis` is a valid override of `scenario`."""
     head, _, name = axis.key.partition(".")
-    if head == "settings" and name not in KNOWN_SETTINGS:
-        raise SweepSpecError(
-            f"--sweep {axis.key}: '{name}' is not a service setting (known: "
-            f"{', '.join(sorted(KNOWN_SETTINGS))})"
-        )
     for value in axis.values:
         try:
-            apply_overrides(scenario, {axis.key: value}, params)
+            swept, _ = apply_overrides(scenario, {axis.key: value}, params)
         except ValueError as exc:  # pydantic's ValidationError and ScenarioError are ValueErrors
             first = str(exc).strip().splitlines()
             raise SweepSpecError(
                 f"--sweep {axis.key}={value!r} does not apply to scenario '{scenario.name}': "
                 f"{' '.join(first[:3])}"
             ) from exc
+        if head == "settings":
+            # The check every scenario file passes on load: names, types, the service's rules.
+            for problem in settings_problems(swept.settings):
+                raise SweepSpecError(
+                    f"--sweep {axis.key}={value!r}: settings.{problem.name} {problem.message}"
+                )
 
 
 def config_label(point: Mapping[str, Any], scenario_name: str | None = None) -> str:

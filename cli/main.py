@@ -1,9 +1,12 @@
 """`./run_scenarios.py`: the command line of the main job (DESIGN §10), the top floor.
 
-Owns choosing scenarios, picking the mode and handing the work to the real runner
-(`scenarios.real_runner`), the twin (`cli.sim_mode`), capacity planning (`cli.planning`) or the
-report; the run folder, progress and the summary table; and the exit code: 0 every scenario passed, 1 an assertion or invariant failed, 2 the harness itself could
-not run (a bad scenario file, a port taken, a process that did not start, an interruption).
+Owns choosing scenarios (loaded with their `settings:` checked against the service's own,
+`sim.service_settings.settings_problems`, which the contract's loader cannot import), picking the
+mode and handing the work to the real runner (`scenarios.real_runner`), the twin
+(`cli.sim_mode`), capacity planning (`cli.planning`) or the report; the run folder, progress and
+the summary table; and the exit code: 0 every scenario passed, 1 an assertion or invariant
+failed, 2 the harness itself could not run (a bad scenario file or setting, a port taken, a
+process that did not start, an interruption).
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ from contract.spec import Scenario, ScenarioError, load_catalog, load_scenario
 from contract.spec.loader import Problem
 from scenarios.real_runner import HarnessError, TerminationRequested, install_sigterm_handler
 
+# The service's settings, checked on load for both modes (the contract's loader cannot know them).
+from sim.service_settings import settings_problems
+
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "scenarios" / "catalog"
 
 
 def choose_scenarios(names: list[str], mode: str) -> list[Scenario]:
-    catalog = {s.name: s for s in load_catalog(CATALOG)}
+    catalog = {s.name: s for s in load_catalog(CATALOG, settings_problems)}
     if not names:
         return [s for s in catalog.values() if mode in s.modes]
     chosen = []
@@ -34,7 +40,7 @@ def choose_scenarios(names: list[str], mode: str) -> list[Scenario]:
         if name in catalog:
             chosen.append(catalog[name])
         elif Path(name).suffix in (".yaml", ".yml") or Path(name).exists():
-            chosen.append(load_scenario(Path(name)))
+            chosen.append(load_scenario(Path(name), settings_problems))
         else:
             known = ", ".join(sorted(catalog))
             raise ScenarioError(
@@ -64,7 +70,7 @@ def main(argv: list[str]) -> int:
         )
     try:
         if args.list:
-            for scenario in load_catalog(CATALOG):
+            for scenario in load_catalog(CATALOG, settings_problems):
                 modes = ",".join(scenario.modes)
                 print(f"{scenario.name:32} [{modes}] {scenario.description}")
             return 0

@@ -23,11 +23,14 @@ def setting_variable(name: str) -> str:
 
 
 def setting_text(value: Any) -> str:
-    """A setting's value as variable text: booleans 1/0, lists comma-joined, the rest `str`."""
+    """A setting's value as variable text: booleans 1/0, lists comma-joined, a mapping as
+    comma-joined `key:value` pairs, the rest `str`."""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, list | tuple):
         return ",".join(str(v) for v in value)
+    if isinstance(value, Mapping):
+        return ",".join(f"{k}:{v}" for k, v in value.items())
     return str(value)
 
 

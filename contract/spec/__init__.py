@@ -18,6 +18,8 @@ from contract.spec.faults import (
 from contract.spec.loader import (
     Problem,
     ScenarioError,
+    SettingProblem,
+    SettingsCheck,
     load_catalog,
     load_scenario,
     parse_scenario,
@@ -40,6 +42,8 @@ __all__ = [
     "RateStep",
     "Scenario",
     "ScenarioError",
+    "SettingProblem",
+    "SettingsCheck",
     "ToxicParams",
     "load_catalog",
     "load_scenario",

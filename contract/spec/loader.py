@@ -2,14 +2,19 @@
 
 The error names the file, the YAML line, the field path, what was expected and what was got:
 "scenario 'outage.yaml' line 14: faults[2].at_s must be >= 0 (got -5)". Line numbers come from
-the composed YAML node tree, walked along pydantic's error location. I/O: reads the files it is
-given, nothing else.
+the composed YAML node tree, walked along pydantic's error location.
+
+`settings:` holds the service's own settings, which the contract does not know (it may not
+import the service): a caller that may passes a `SettingsCheck` (the command line passes
+`sim.service_settings.settings_problems`), and each `SettingProblem` it reports is given its
+file and line like any other ("line 9: settings.relay_pol_s is not a setting of the service
+..."). I/O: reads the files it is given, nothing else.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,18 @@ class Problem:
         return f"{where}{self.path} {self.message}" if self.path else f"{where}{self.message}"
 
 
+@dataclass(frozen=True)
+class SettingProblem:
+    """One entry of a scenario's `settings:` the service cannot take: its name, what is wrong."""
+
+    name: str
+    message: str  # read after "settings.<name> ", e.g. "must be a number (got 'soon')"
+
+
+#: Checks a scenario's `settings:` against the service; injected, as the contract cannot know it.
+SettingsCheck = Callable[[Mapping[str, Any]], Sequence[SettingProblem]]
+
+
 class ScenarioError(Exception):
     """A scenario file (or catalog) that cannot be used; the message says what to fix."""
 
@@ -54,8 +71,10 @@ class ScenarioError(Exception):
         return "\n".join(lines)
 
 
-def load_scenario(path: str | os.PathLike[str]) -> Scenario:
-    """Read and validate one scenario file.
+def load_scenario(
+    path: str | os.PathLike[str], check_settings: SettingsCheck | None = None
+) -> Scenario:
+    """Read and validate one scenario file (its `settings:` with `check_settings`, if given).
 
     Raises ScenarioError naming the file, line and field when it cannot be used.
     """
@@ -64,10 +83,12 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(source, [Problem(None, "", f"cannot be read ({exc})")]) from exc
-    return parse_scenario(text, source)
+    return parse_scenario(text, source, check_settings)
 
 
-def load_catalog(directory: str | os.PathLike[str]) -> list[Scenario]:
+def load_catalog(
+    directory: str | os.PathLike[str], check_settings: SettingsCheck | None = None
+) -> list[Scenario]:
     """Every scenario in directory (*.yaml, *.yml), sorted by file name.
 
     Raises ScenarioError listing every bad file, or when names repeat or there is no file.
@@ -83,7 +104,7 @@ def load_catalog(directory: str | os.PathLike[str]) -> list[Scenario]:
     seen: dict[str, Path] = {}
     for file in files:
         try:
-            scenario = load_scenario(file)
+            scenario = load_scenario(file, check_settings)
         except ScenarioError as exc:
             errors.append(str(exc))
             continue
@@ -100,8 +121,11 @@ def load_catalog(directory: str | os.PathLike[str]) -> list[Scenario]:
     return scenarios
 
 
-def parse_scenario(text: str, source: str = "<string>") -> Scenario:
-    """Validate scenario YAML text; source names it in errors."""
+def parse_scenario(
+    text: str, source: str = "<string>", check_settings: SettingsCheck | None = None
+) -> Scenario:
+    """Validate scenario YAML text; source names it in errors. With `check_settings`, the
+    scenario's `settings:` are checked too, each problem at its own line."""
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
@@ -122,10 +146,15 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
         got = type(data).__name__
         raise ScenarioError(source, [Problem(1, "", f"must be a mapping of fields (got {got})")])
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         problems = [_problem(error, root) for error in exc.errors()]
         raise ScenarioError(source, problems) from None
+    if check_settings is not None:
+        found = check_settings(scenario.settings)
+        if found:
+            raise ScenarioError(source, [_setting_problem(problem, root) for problem in found])
+    return scenario
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:
@@ -168,6 +197,22 @@ def _problem(error: Any, root: yaml.Node) -> Problem:
         loc.append(str(ctx.get("discriminator", "")).strip("'"))
     path, node = _resolve(loc, root)
     return Problem(node.start_mark.line + 1, _path_text(path), _message(error))
+
+
+def _setting_problem(problem: SettingProblem, root: yaml.Node) -> Problem:
+    path, node = _resolve(["settings", problem.name], root)
+    if len(path) == 2:  # blame the setting's name, where a typo is, not its value
+        node = _key_node(root, "settings", problem.name) or node
+    return Problem(node.start_mark.line + 1, _path_text(path), problem.message)
+
+
+def _key_node(root: yaml.Node, section: str, name: str) -> yaml.Node | None:
+    settings = _child(root, section)
+    if isinstance(settings, yaml.MappingNode):
+        for key, _value in settings.value:
+            if key.value == name:
+                return key
+    return None
 
 
 def _resolve(loc: list[Any], root: yaml.Node) -> tuple[list[Any], yaml.Node]:

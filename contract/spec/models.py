@@ -19,7 +19,7 @@ The YAML shape (every field but `name`, `description` and `load.duration_s` has 
     faults:
       - {at_s: 2, until_s: 6, target: provider, action: profile, phase: outage,
          params: {outage: true}}
-    settings: {deadline_ms: 300}     # overrides of the service's settings, passed through
+    settings: {deadline_ms: 300}     # the service's settings (checked against it on load)
     drain_s: 4
     slo: ["latency_ms.p95[phase=outage] < 50", "outbox.backlog_final == 0"]
     invariants: null                 # null: all of them; or a list of names
