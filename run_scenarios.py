@@ -2,7 +2,7 @@
 """The main job: run the scenario catalog against the stack and write results_post.json.
 
 This file only bootstraps: on a fresh machine it creates `.venv` from pyproject.toml (the same
-set-up as run_tests.sh), re-executes itself inside it, then hands over to `scenarios.cli`.
+set-up as run_tests.sh), re-executes itself inside it, then hands over to `cli.main`.
 Exit codes (DESIGN §7): 0 all passed, 1 an assertion or invariant failed, 2 the harness could not run.
 """
 
@@ -34,9 +34,9 @@ def main() -> int:
     _ensure_venv()
     sys.path.insert(0, str(ROOT))
     try:
-        from scenarios.cli import main as cli_main
+        from cli.main import main as cli_main
     except ImportError as exc:
-        if getattr(exc, "name", "") != "scenarios.cli":
+        if getattr(exc, "name", "") != "cli.main":
             raise
         print(
             "run_scenarios.py: the scenario runner is not built yet (issue: run_scenarios.py); "

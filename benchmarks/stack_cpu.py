@@ -31,8 +31,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from contract.workload import ClientStream, WorkloadConfig  # noqa: E402
 from scenarios.stack import LiveStack, StackOptions  # noqa: E402
-from scenarios.workload import ClientStream, WorkloadConfig  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -111,12 +111,12 @@ def main() -> int:
             parser.error(f"--set wants NAME=VALUE, got {item!r}")
         settings[name] = value
     with tempfile.TemporaryDirectory(prefix="stack-cpu-") as tmp:
-        stack = LiveStack(StackOptions(run_dir=Path(tmp), seed=1, db_url=args.db_url)).start()
+        stack = LiveStack(StackOptions(run_dir=Path(tmp), db_url=args.db_url)).start()
         try:
             names = {"provider": stack.group.processes[0], "proxy": stack.group.processes[1]}
             for round_no in range(1, args.rounds + 1):
-                stack.reset_faults()
-                supervisor = stack.start_service(f"round{round_no}", settings)
+                stack.reset_faults(round_no, toxics=False)
+                supervisor = stack.start_service(f"round{round_no}", settings, round_no)
                 assert supervisor is not None
                 supervisor.wait_ready()
                 procs = {**names, "service": supervisor.process}

@@ -10,7 +10,7 @@ Each round measures, in this one process and one after the other:
 - healthy, stretched: the healthy file with its load `--requests / 300` times as long, one run
   (steady state, set-up amortised);
 - floor: the same stretched run with the service replaced by one 1 ms wait — the clients'
-  request streams (`scenarios.workload.ClientStream`), the event-log records and the pacing
+  request streams (`contract.workload.ClientStream`), the event-log records and the pacing
   alone, i.e. what the twin costs before it models anything. Stretching the outage the same way is not the same scenario:
   its backlog, which the relay re-polls every 0.5 s while the breaker is open, grows with the
   square of the stretch, and the figure would measure the relay, not the requests.
@@ -49,7 +49,7 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scenarios.spec import Scenario, load_catalog  # noqa: E402
+from contract.spec import Scenario, load_catalog  # noqa: E402
 from sim import apply_overrides, simulate  # noqa: E402
 from sim.host import ServiceHost  # noqa: E402
 
@@ -206,7 +206,7 @@ def main(argv: list[str]) -> int:
 #: Parts of the twin by source file (a prefix of the path under the project, first match wins);
 #: time in any other file (the standard library, builtins) is charged to the code that called it.
 PARTS = (
-    ("scenarios/workload.py", "load: request streams (scenarios.workload)"),
+    ("contract/workload.py", "load: request streams (contract.workload)"),
     ("sim/clients.py", "load: users, sending, event-log records"),
     ("sim/fast_paths.py", "load: body digests; record construction"),
     ("sim/components.py", "ids (uuid4 text)"),
@@ -230,7 +230,7 @@ PARTS = (
     ("sim/provider.py", "provider: fault rules, store, call log"),
     ("fakes/", "provider: fault rules, store, call log"),
     ("sim/", "evidence: gathering, metric samples, timeline"),
-    ("scenarios/", "evidence: gathering, metric samples, timeline"),
+    ("contract/", "evidence: gathering, metric samples, timeline"),
 )
 SIMPY_PART = "SimPy kernel (events, processes, scheduling)"
 GENERATED_PART = "dataclass constructors (generated __init__, object.__setattr__)"

@@ -17,6 +17,9 @@ Sweep CSV: one row per (configuration, offered rate) run, a header line, comma-s
 - `backlog_max`: the outbox backlog's peak (rows); `retries_per_request`: mean retries.
 - Optional `outage_s`: when present, rows with outage_s > 0 are an outage-length sweep and are
   drawn as backlog max vs outage length; the other rows are the rate sweep.
+- Optional `achieved_rps` (requests a second that started within the load window) and
+  `failed_slos` (the SLOs that failed at the point, `; `-separated; empty: none): the twin's
+  sweeps write both, and the knee uses them (below).
 - Other columns are kept and ignored.
 
 Calibration JSON: the same scenario measured in both modes at a few load levels:
@@ -27,11 +30,12 @@ Calibration JSON: the same scenario measured in both modes at a few load levels:
 
 `scenario` is optional; every level needs the five numbers (ms, and rps for the rate).
 
-The knee of a configuration is the highest offered rate meeting the SLO (p95 at or under the
-latency target and success rate at or over its target) before the first rate that breaks it.
-When the sweep has an `achieved_rps` column (the twin's sweeps do), a rate whose load was not
-delivered (under `DELIVERED_SHARE` of the offered rate started) breaks it too: past saturation
-the users wait for the service, so p95 levels off and would read as holding.
+The knee of a configuration is the run contract's (`contract.knees`): the highest offered rate
+whose point holds — its SLOs passed and its load was delivered — below the first that does not,
+the very rule `knees.json` was written with. The SLO verdict of a point is the sweep's own when
+the CSV carries it (a `failed_slos` column, as the twin's sweeps write: the scenario's SLOs,
+judged at that point); a CSV without one is judged against the report's `CapacitySLO` (p95 at
+or under its target, success rate at or over its target), which fills `failed_slos` in.
 """
 
 from __future__ import annotations
@@ -44,8 +48,8 @@ from typing import Any
 
 import pandas as pd
 
+from contract.knees import find_knees
 from reports.errors import ReportInputError
-from sim.sweep_table import DELIVERED_SHARE
 
 SWEEP_COLUMNS = (
     "config",
@@ -127,34 +131,49 @@ def outage_sweep(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def knees(frame: pd.DataFrame, slo: CapacitySLO) -> pd.DataFrame:
-    """Per configuration: the knee (highest rate meeting the SLO before the first breach).
+    """Per configuration: the knee (`contract.knees.find_knees`) of the sweep's rows.
 
-    Columns: config, knee_rps (NaN when even the lowest rate breaks the SLO), first_breach_rps
-    (NaN when no rate breaks it), p95_ms and success_rate at the knee.
+    Columns: config, knee_rps (NaN when even the lowest rate does not hold), first_breach_rps
+    (NaN when every rate holds), p95_ms and success_rate at the knee, and `judged_by`: "sweep"
+    when the CSV carried its SLO verdict, else the `CapacitySLO` it was judged against.
     """
-    rows = []
-    for config, group in frame.groupby("config", sort=False):
-        ordered = group.sort_values("rate_rps", kind="stable")
-        holds = (ordered["p95_ms"] <= slo.p95_ms) & (ordered["success_rate"] >= slo.success_rate)
-        if "achieved_rps" in ordered.columns:
-            achieved = pd.to_numeric(ordered["achieved_rps"], errors="coerce")
-            holds &= achieved.isna() | (achieved >= DELIVERED_SHARE * ordered["rate_rps"])
-        breach = ordered[~holds.to_numpy()]
-        first_breach = float(breach["rate_rps"].iloc[0]) if not breach.empty else math.nan
-        before = ordered[ordered["rate_rps"] < first_breach] if not breach.empty else ordered
-        knee = before.iloc[-1] if not before.empty else None
-        rows.append(
-            {
-                "config": config,
-                "knee_rps": float(knee["rate_rps"]) if knee is not None else math.nan,
-                "first_breach_rps": first_breach,
-                "p95_ms": float(knee["p95_ms"]) if knee is not None else math.nan,
-                "success_rate": float(knee["success_rate"]) if knee is not None else math.nan,
-            }
-        )
+    rows = frame.to_dict("records")
+    if "failed_slos" in frame.columns:
+        judged_by = "sweep"
+    else:
+        judged_by = f"p95 <= {slo.p95_ms:g} ms, success >= {slo.success_rate:g}"
+        for row in rows:
+            row["failed_slos"] = "; ".join(_breached(row, slo))
+    found = [
+        {
+            "config": k.config,
+            "knee_rps": _nan(k.knee_rps),
+            "first_breach_rps": _nan(k.first_breach_rps),
+            "p95_ms": _nan(k.p95_ms),
+            "success_rate": _nan(k.success_rate),
+            "judged_by": judged_by,
+        }
+        for k in find_knees(rows)
+    ]
     return pd.DataFrame(
-        rows, columns=["config", "knee_rps", "first_breach_rps", "p95_ms", "success_rate"]
+        found,
+        columns=["config", "knee_rps", "first_breach_rps", "p95_ms", "success_rate", "judged_by"],
     )
+
+
+def _breached(row: dict[str, Any], slo: CapacitySLO) -> list[str]:
+    """The `CapacitySLO` gates a row breaks; a missing p95 (nothing finished) breaks its gate."""
+    breached = []
+    p95 = row["p95_ms"]
+    if p95 is None or math.isnan(p95) or p95 > slo.p95_ms:
+        breached.append(f"latency_ms.p95 <= {slo.p95_ms:g}")
+    if not row["success_rate"] >= slo.success_rate:
+        breached.append(f"success_rate >= {slo.success_rate:g}")
+    return breached
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def read_calibration(path: str | Path) -> pd.DataFrame:

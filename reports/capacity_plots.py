@@ -93,9 +93,15 @@ def plot_sweep(sweep: pd.DataFrame, slo: CapacitySLO, folder: Path) -> Plot:
         success_ax.set_xlabel("offered rate (requests per second)")
         legend_outside(success_ax)
         png = save(figure, folder / f"{slug}.png")
+    judged_by = str(knee_frame["judged_by"].iloc[0]) if not knee_frame.empty else "sweep"
+    held = (
+        "the scenario's own SLOs passed at it (the sweep's verdict)"
+        if judged_by == "sweep"
+        else f"it met {judged_by}"
+    )
     note = (
-        "★ marks each configuration's knee: the highest offered rate meeting the SLO before the "
-        "first rate that breaks it."
+        f"★ marks each configuration's knee (contract.knees): the highest offered rate whose point "
+        f"held — {held} and its load was delivered — below the first rate that did not."
     )
     return Plot(
         slug, title, png, data=rows.reset_index(drop=True), note=note, extra={"knees": knee_frame}

@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.transforms import blended_transform_factory
 
+from contract.evidence import BreakerState
 from reports.figures import (
     Plot,
     fit_time_figure,
@@ -30,7 +31,6 @@ from reports.figures import (
     time_figure,
 )
 from reports.run_data import ScenarioData
-from scenarios.evidence import BreakerState
 
 BREAKER_COLOURS = {
     BreakerState.CLOSED.value: "#2ca02c",

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from matplotlib.transforms import blended_transform_factory
 
-from scenarios.evidence import Phase
+from contract.evidence import Phase
 
 #: Width of every figure, inches; at DPI this fits a laptop screen at full size.
 WIDTH_IN = 10.0

@@ -1,6 +1,6 @@
 """Reading a run folder's JSON Lines file into a pandas frame, checked against its record type.
 
-The record types are `scenarios.evidence`'s dataclasses (RequestRecord, MetricSample,
+The record types are `contract.evidence`'s dataclasses (RequestRecord, MetricSample,
 ProviderCall): their fields are the columns, their type hints the checks. A row is refused when it
 is not JSON, not an object, has an unknown or missing field, a null where the field is not
 optional, text where a number belongs, or a value outside an enum; the error names the file and

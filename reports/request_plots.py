@@ -3,7 +3,7 @@
 Each function takes one scenario's data and the plot folder, draws one PNG and returns the
 `Plot` with the frame it drew (tests and tables read that frame, not the pixels); with nothing to
 draw it returns a skipped `Plot` saying why. Percentiles are nearest-rank
-(`scenarios.evidence.percentile`), as in results_post.json, so a window's p95 is a latency that
+(`contract.evidence.percentile`), as in results_post.json, so a window's p95 is a latency that
 was observed. Pure apart from writing the PNG.
 """
 
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from contract.evidence import ERROR_OUTCOMES, Outcome, Phase, percentile
 from reports.figures import (
     Plot,
     fit_time_figure,
@@ -37,7 +38,6 @@ from reports.figures import (
     time_figure,
 )
 from reports.run_data import ScenarioData
-from scenarios.evidence import ERROR_OUTCOMES, Outcome, Phase, percentile
 
 PERCENTILE_COLOURS = {"p50": "#1f77b4", "p95": "#ff7f0e", "p99": "#d62728"}
 SLO_COLOUR = "#333333"

@@ -1,8 +1,8 @@
 """Reading one run for the report: results_post.json and each scenario's run-folder files.
 
 Owns finding the files a results document points to (docs/run_folder.md) and turning them into
-pandas frames; never writes anything. The formats belong to `scenarios.results` (validated
-against schemas/results_post.schema.json) and `scenarios.evidence` (the JSON Lines records); the
+pandas frames; never writes anything. The formats belong to `contract.results` (validated
+against schemas/results_post.schema.json) and `contract.evidence` (the JSON Lines records); the
 JSON Lines files are read against the same record types (`reports.jsonl_frames`), so the report
 sees exactly what the runner wrote.
 
@@ -21,10 +21,11 @@ from typing import Any
 
 import pandas as pd
 
+from contract.event_log import sha256_hex
+from contract.evidence import MetricSample, Phase, ProviderCall, RequestRecord
+from contract.results import ResultsError, read_results
 from reports.errors import ReportInputError
 from reports.jsonl_frames import read_frame
-from scenarios.evidence import MetricSample, Phase, ProviderCall, RequestRecord, sha256_hex
-from scenarios.results import ResultsError, read_results
 
 #: Where relative paths in results_post.json start (docs/run_folder.md).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
+from contract.spec.faults import CrashFault, DownFault, NetworkFault, ProviderFault
 from fakes.toxiproxy.client import ToxiproxyClient
-from scenarios.spec.faults import CrashFault, DownFault, NetworkFault, ProviderFault
 from scenarios.stack import PROXY_NAME
 
 
@@ -22,12 +22,12 @@ class LiveActuator:
         self,
         toxiproxy: ToxiproxyClient,
         provider_url: str,
-        seed: int,
+        provider_seed: int,  # the scenario's `provider` seed (`contract.seeds`)
         arm_crash: Any = None,  # callable(point, nth) provided by the runner; None: crashes skipped
     ) -> None:
         self.toxiproxy = toxiproxy
         self.provider_url = provider_url
-        self.seed = seed
+        self.seed = provider_seed
         self.arm_crash = arm_crash
         self.notes: list[str] = []
         self._toxic_names: dict[int, str] = {}

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from scenarios.evidence import (
+from contract.evidence import (
     AppointmentState,
     BreakerState,
     MetricSample,

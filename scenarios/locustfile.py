@@ -1,4 +1,4 @@
-"""The Locust load profile: each user is one `ClientStream` of `scenarios.workload`.
+"""The Locust load profile: each user is one `ClientStream` of `contract.workload`.
 
 Run as its own process (Locust monkey-patches the whole process with gevent on import, so nothing
 else in Rehearsal imports this module): the runner starts
@@ -26,8 +26,8 @@ from locust import FastHttpUser, events, task
 from locust.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scenarios.pacing import user_request_due_s  # noqa: E402
-from scenarios.workload import ClientStream, WorkloadConfig, body_digest  # noqa: E402
+from contract.pacing import user_request_due_s  # noqa: E402
+from contract.workload import ClientStream, WorkloadConfig, body_digest  # noqa: E402
 
 _CONFIG_PATH = os.environ.get("REHEARSAL_LOAD")
 CONFIG: dict = json.loads(Path(_CONFIG_PATH).read_text()) if _CONFIG_PATH else {}
@@ -110,7 +110,7 @@ class BookingClient(FastHttpUser):
     connection_timeout = 5.0
 
     def wait_time(self) -> float:
-        # Exact offered rate (scenarios.pacing): this user's next request is due at a fixed time
+        # Exact offered rate (contract.pacing): this user's next request is due at a fixed time
         # on the run's clock; a user that is behind goes at once.
         due = _STARTED + user_request_due_s(self.stream.client, USERS, self._sent, STEPS)
         return max(0.0, due - time.monotonic())

@@ -20,26 +20,38 @@ from typing import Any
 
 import httpx
 
+from contract.event_log import write_jsonl
+from contract.evidence import Phase, RequestRecord, RunEvidence, attempts_per_request
+from contract.fault_schedule import schedule
+from contract.invariants import retry_bound
+from contract.results import judge_scenario
+from contract.scenario_settings import settings_env
+from contract.seeds import derive_seed
+from contract.spec import NetworkFault, Scenario
+from contract.step_notes import step_notes
+from contract.workload import ClientStream, WorkloadConfig
 from scenarios.actuators import LiveActuator
 from scenarios.collect import MetricsSampler, appointment_states, gather_provider, list_appointments
-from scenarios.evidence import Phase, RunEvidence, attempts_per_request, write_jsonl
 from scenarios.processes import HarnessError, ManagedProcess
 from scenarios.records import request_records
-from scenarios.results import judge_scenario
 from scenarios.scripted import fire_together
-from scenarios.spec import Scenario
 from scenarios.stack import ROOT, LiveStack, ServiceSupervisor
-from scenarios.step_notes import step_notes
-from scenarios.timeline import RealtimePlayer, schedule
-from scenarios.workload import ClientStream, WorkloadConfig
+from scenarios.timeline import RealtimePlayer
+from service.settings import Settings, SettingsError
 
 LOCUST_GRACE_S = 30.0  # Locust gets this long past the load's duration before it is killed
 
 
 @dataclass(frozen=True)
-class ScenarioRun:
+class RealRun:
+    """One scenario's real run: its results entry, notes, event log records and folder."""
+
+    scenario: str
+    seed: int
     entry: dict[str, Any]
     notes: list[str]
+    requests: tuple[RequestRecord, ...]
+    folder: Path
 
 
 def workload_config(scenario: Scenario, seed: int) -> WorkloadConfig:
@@ -53,14 +65,6 @@ def workload_config(scenario: Scenario, seed: int) -> WorkloadConfig:
     )
 
 
-def retry_bound(settings: dict[str, Any]) -> int:
-    """Calendar create attempts one booking may make: the inline plan plus one plan per relay
-    attempt, each bounded by retry_max_attempts (the service's defaults when unset)."""
-    per_plan = int(settings.get("retry_max_attempts", 3))
-    relay_attempts = int(settings.get("outbox_max_attempts", 5))
-    return per_plan * (1 + relay_attempts)
-
-
 def run_scenario(
     scenario: Scenario,
     stack: LiveStack,
@@ -68,12 +72,14 @@ def run_scenario(
     run_dir: Path,
     progress: Callable[[str], None],
     api_key: str | None = None,
-) -> ScenarioRun:
+) -> RealRun:
     scenario_dir = run_dir / scenario.name
     scenario_dir.mkdir(parents=True, exist_ok=True)
+    bound = retry_bound_of(scenario)  # before anything starts: a bad setting stops the run here
     notes: list[str] = []
-    stack.reset_faults()
-    supervisor = stack.start_service(scenario.name, scenario.settings)
+    # Every component seeded from `seed` as the twin seeds its own (`contract.seeds`).
+    stack.reset_faults(seed, toxics=any(isinstance(f, NetworkFault) for f in scenario.faults))
+    supervisor = stack.start_service(scenario.name, scenario.settings, seed)
     service_url = stack.service_url(supervisor)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     load = LoadRun(scenario, seed, service_url, scenario_dir, api_key)
@@ -87,7 +93,7 @@ def run_scenario(
         actuator = LiveActuator(
             stack.toxiproxy,
             stack.provider_url,
-            seed,
+            derive_seed(seed, "provider"),
             _crash_armer(supervisor, service_url, headers),
         )
         player = RealtimePlayer(schedule(scenario.faults), actuator)
@@ -135,7 +141,7 @@ def run_scenario(
         appointments=tuple(appointments),
         phases=phases,
         samples=tuple(sampler.samples),
-        retry_bound=retry_bound(scenario.settings),
+        retry_bound=bound,
         calendar_attempts=attempts,
         dead_lettered=dead_lettered,
     )
@@ -153,7 +159,7 @@ def run_scenario(
         time_series=_shown_path(series),
         digest=digest,
     )
-    return ScenarioRun(entry, notes)
+    return RealRun(scenario.name, seed, entry, notes, evidence.requests, scenario_dir)
 
 
 def _phases(scenario: Scenario, player: RealtimePlayer, duration_s: float) -> tuple[Phase, ...]:
@@ -367,3 +373,13 @@ def _env() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+def retry_bound_of(scenario: Scenario) -> int:
+    """The contract's bound for the service's settings, read as the service reads them on start
+    (the same variables the stack gives it): its defaults and profile, not a copy of them."""
+    try:
+        settings = Settings.from_env(settings_env(scenario.settings))
+    except SettingsError as exc:
+        raise HarnessError(f"scenario {scenario.name}: settings: {exc}") from exc
+    return retry_bound(settings.retry_max_attempts, settings.outbox_max_attempts)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from scenarios.evidence import ExternalState, Operation, RequestRecord, classify_outcome
+from contract.evidence import ExternalState, Operation, RequestRecord, classify_outcome
 
 _OPERATION = {
     "create": Operation.CREATE,

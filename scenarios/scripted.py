@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from scenarios.workload import PlannedRequest, body_digest
+from contract.workload import PlannedRequest, body_digest
 
 
 async def fire_together(

@@ -4,7 +4,15 @@ Owns starting them on free loopback ports, readiness with a bound, the service's
 crash point ends it with 137; the supervisor restarts it on the same port and database, disarmed),
 and teardown through the run's `ProcessGroup`. With `target_url` it starts no service and points
 the scenarios at that one instead. Toxiproxy: `TOXIPROXY_URL` when set, else the embedded server
-as a child process. I/O: subprocesses and loopback HTTP only.
+as a child process.
+
+Seeds: each scenario's components are seeded from its run seed by the contract's one derivation
+(`contract.seeds`), as the twin seeds its own: every service start gets its incarnation's
+`service-jitter` seed as `REHEARSAL_SEED`, the provider its `provider` seed with the profile
+reset before the scenario (and in every profile the timeline sends), and the embedded proxy its
+`proxy` seed — restarted with it before a scenario whose timeline adds toxics (only toxics draw;
+a real Toxiproxy at `TOXIPROXY_URL` draws unseeded, as upstream does).
+I/O: subprocesses and loopback HTTP only.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
+from contract.scenario_settings import setting_variable, settings_env
+from contract.seeds import derive_seed
 from fakes.toxiproxy.client import ToxiproxyClient
 from scenarios.pg_databases import (
     create_database,
@@ -38,7 +48,6 @@ CRASH_EXIT_CODE = 137
 @dataclass(frozen=True)
 class StackOptions:
     run_dir: Path
-    seed: int
     db_url: str | None = None  # None: a fresh SQLite file per scenario in the run folder
     target_url: str | None = None
     toxiproxy_url: str | None = None
@@ -46,27 +55,29 @@ class StackOptions:
     python: str = sys.executable
 
 
-def settings_env(settings: Mapping[str, Any]) -> dict[str, str]:
-    """A scenario's `settings:` as the service's REHEARSAL_* variables (lists comma-joined)."""
-    env: dict[str, str] = {}
-    for name, value in settings.items():
-        if isinstance(value, bool):
-            text = "1" if value else "0"
-        elif isinstance(value, list | tuple):
-            text = ",".join(str(v) for v in value)
-        else:
-            text = str(value)
-        env[f"REHEARSAL_{name.upper()}"] = text
+def service_env(
+    base: Mapping[str, str], seed: int, incarnation: int, crash_at: str | None
+) -> dict[str, str]:
+    """The environment of one service start: `base`, the incarnation's own jitter seed (the
+    twin's incarnation `incarnation` draws from the same one), and its crash point if armed."""
+    env = dict(base)
+    env[setting_variable("seed")] = str(derive_seed(seed, "service-jitter", incarnation))
+    env.pop(setting_variable("crash_at"), None)
+    if crash_at:
+        env[setting_variable("crash_at")] = crash_at
     return env
 
 
 class ServiceSupervisor:
     """Runs the service; when it exits 137 (a crash point) restarts it disarmed, same port and DB."""
 
-    def __init__(self, group: ProcessGroup, argv: list[str], env: dict[str, str], log_dir: Path):
+    def __init__(
+        self, group: ProcessGroup, argv: list[str], env: dict[str, str], log_dir: Path, seed: int
+    ):
         self.group = group
         self.argv = argv
         self.env = env
+        self.seed = seed  # the scenario's run seed; each start derives its own from it
         self.log_dir = log_dir
         self.crashes: list[float] = []  # monotonic times of observed crash exits
         self.unexpected_exit: str | None = None
@@ -92,11 +103,8 @@ class ServiceSupervisor:
         self._watch.start()
 
     def _launch(self, crash_at: str | None, wait: bool = True) -> None:
-        env = dict(self.env)
-        env.pop("REHEARSAL_CRASH_AT", None)
-        if crash_at:
-            env["REHEARSAL_CRASH_AT"] = crash_at
         self._generation += 1
+        env = service_env(self.env, self.seed, self._generation, crash_at)
         process = ManagedProcess(
             f"service (start {self._generation})",
             self.argv,
@@ -145,6 +153,8 @@ class LiveStack:
     toxiproxy: ToxiproxyClient | None = None
     proxy_listen: str = ""
     scratch_databases: list[str] = field(default_factory=list)
+    _embedded_proxy: ManagedProcess | None = None  # None: a Toxiproxy of the user's
+    _proxy_seed: int | None = None
 
     def start(self) -> LiveStack:
         logs = self.options.run_dir / "logs"
@@ -160,7 +170,7 @@ class LiveStack:
                 "--port",
                 str(port),
                 "--seed",
-                str(self.options.seed),
+                "0",  # each scenario puts its own seed in force (`reset_faults`)
             ],
             logs / "provider.log",
             ready_url=f"http://127.0.0.1:{port}/_control/faults",
@@ -169,55 +179,87 @@ class LiveStack:
         self.group.add(provider.start()).wait_ready()
         self.provider_url = f"http://127.0.0.1:{port}"
         toxiproxy_url = self.options.toxiproxy_url or os.environ.get("TOXIPROXY_URL")
-        if not toxiproxy_url:
-            tport = free_port()
-            proxy = ManagedProcess(
-                "embedded toxiproxy",
-                [
-                    self.options.python,
-                    "-m",
-                    "fakes.toxiproxy",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(tport),
-                    "--seed",
-                    str(self.options.seed),
-                ],
-                logs / "toxiproxy.log",
-                ready_url=f"http://127.0.0.1:{tport}/version",
-                cwd=ROOT,
-            )
-            self.group.add(proxy.start()).wait_ready()
-            toxiproxy_url = f"http://127.0.0.1:{tport}"
-        self.toxiproxy = ToxiproxyClient(toxiproxy_url)
+        if toxiproxy_url:
+            self._connect_toxiproxy(toxiproxy_url)
+        else:
+            self._start_embedded_proxy(0)  # re-seeded per scenario when its toxics draw
+        existing = self.toxiproxy.get_proxy(PROXY_NAME) if self.toxiproxy else None
+        if existing is not None:
+            assert self.toxiproxy is not None
+            self.toxiproxy.destroy_proxy(PROXY_NAME)
+        self.proxy_listen = f"127.0.0.1:{free_port()}"
+        self._create_proxy()
+        return self
+
+    def _start_embedded_proxy(self, seed: int) -> None:
+        tport = free_port()
+        proxy = ManagedProcess(
+            "embedded toxiproxy",
+            [
+                self.options.python,
+                "-m",
+                "fakes.toxiproxy",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(tport),
+                "--seed",
+                str(seed),
+            ],
+            self.options.run_dir / "logs" / "toxiproxy.log",
+            ready_url=f"http://127.0.0.1:{tport}/version",
+            cwd=ROOT,
+        )
+        self.group.add(proxy.start()).wait_ready()
+        self._embedded_proxy = proxy
+        self._proxy_seed = seed
+        self._connect_toxiproxy(f"http://127.0.0.1:{tport}")
+
+    def _connect_toxiproxy(self, url: str) -> None:
+        self.toxiproxy = ToxiproxyClient(url)
         try:
             self.toxiproxy.version()
         except Exception as exc:  # noqa: BLE001 - any failure here means no usable proxy
-            raise HarnessError(f"no Toxiproxy answers at {toxiproxy_url}: {exc}") from exc
-        existing = self.toxiproxy.get_proxy(PROXY_NAME)
-        if existing is not None:
-            self.toxiproxy.destroy_proxy(PROXY_NAME)
+            raise HarnessError(f"no Toxiproxy answers at {url}: {exc}") from exc
+
+    def _create_proxy(self) -> None:
+        """The service→provider proxy, on the same listen address for the whole run."""
+        assert self.toxiproxy is not None
+        host, _, port = self.provider_url.removeprefix("http://").partition(":")
         created = self.toxiproxy.create_proxy(
-            PROXY_NAME, upstream=f"127.0.0.1:{port}", listen=f"127.0.0.1:{free_port()}"
+            PROXY_NAME, upstream=f"{host}:{port}", listen=self.proxy_listen
         )
         self.proxy_listen = created.listen
-        return self
 
     @property
     def calendar_url_via_proxy(self) -> str:
         return f"http://{self.proxy_listen}"
 
-    def reset_faults(self) -> None:
-        """Before each scenario: a healthy provider with no events, a clean proxy."""
+    def reset_faults(self, seed: int, toxics: bool) -> None:
+        """Before each scenario: a healthy provider with no events and the scenario's provider
+        seed, a clean proxy — with the scenario's proxy seed when its timeline adds toxics
+        (`toxics`), which needs the embedded proxy restarted (its seed is fixed at start)."""
         assert self.toxiproxy is not None
+        proxy_seed = derive_seed(seed, "proxy")
+        if toxics and self._embedded_proxy is not None and self._proxy_seed != proxy_seed:
+            self._embedded_proxy.stop()
+            self._start_embedded_proxy(proxy_seed)
+            self._create_proxy()
         self.toxiproxy.reset()
         with httpx.Client(timeout=5) as client:
             client.post(f"{self.provider_url}/_control/reset").raise_for_status()
+            client.put(
+                f"{self.provider_url}/_control/faults", json={"seed": derive_seed(seed, "provider")}
+            ).raise_for_status()
 
     def start_service(
-        self, scenario_name: str, settings: Mapping[str, Any], crash_at: str | None = None
+        self,
+        scenario_name: str,
+        settings: Mapping[str, Any],
+        seed: int,
+        crash_at: str | None = None,
     ) -> ServiceSupervisor | None:
+        """The service for one scenario run seeded `seed` (each start derives its own seed)."""
         if self.options.target_url:
             return None
         scenario_dir = self.options.run_dir / scenario_name
@@ -253,12 +295,10 @@ class LiveStack:
             self.calendar_url_via_proxy,
         ]
         env = dict(os.environ)
-        env.update(
-            settings_env({"seed": self.options.seed, "allow_crash_arming": True, **settings})
-        )
+        env.update(settings_env({"allow_crash_arming": True, **settings}))
         if self.options.api_key:
             env.setdefault("REHEARSAL_API_KEYS", f"{self.options.api_key}:rehearsal")
-        supervisor = ServiceSupervisor(self.group, argv, env, scenario_dir)
+        supervisor = ServiceSupervisor(self.group, argv, env, scenario_dir, seed)
         supervisor.start(crash_at)
         return supervisor
 

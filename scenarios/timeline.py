@@ -1,6 +1,6 @@
-"""Fault timelines: the schedule of apply/revert steps, and its player in wall-clock time.
+"""The fault timeline's player in wall-clock time, for real mode.
 
-`schedule(faults)` is pure: it turns a scenario's faults into ordered `TimelineStep`s (the sim mode
+The steps come from the run contract's pure `contract.fault_schedule.schedule(faults)` (the twin
 replays the same steps in virtual time). `RealtimePlayer` plays them with `simpy.RealtimeEnvironment`
 in its own thread — that environment blocks with `time.sleep`, so it must never run on the asyncio
 loop or the main thread — calling an `Actuator` for each step and recording each phase's window.
@@ -16,20 +16,7 @@ from typing import Any, Protocol
 
 import simpy
 
-
-class FaultLike(Protocol):
-    at_s: float
-    until_s: float | None
-    target: str
-    action: str
-
-
-@dataclass(frozen=True)
-class TimelineStep:
-    at_s: float
-    verb: str  # "apply" | "revert"
-    index: int  # position of the fault in the scenario, for names and witnesses
-    fault: Any
+from contract.fault_schedule import TimelineStep, phase_name
 
 
 @dataclass
@@ -43,22 +30,6 @@ class Actuator(Protocol):
     def apply(self, index: int, fault: Any) -> None: ...
 
     def revert(self, index: int, fault: Any) -> None: ...
-
-
-def phase_name(index: int, fault: Any) -> str:
-    """A fault's phase name: its own `name` when it has one, else `<action>#<index>`."""
-    return getattr(fault, "phase", None) or f"{fault.action}#{index}"
-
-
-def schedule(faults: Sequence[Any]) -> list[TimelineStep]:
-    """Apply at `at_s`, revert at `until_s` (none: stays to the end). Ties: reverts first, then by
-    fault index, so a fault that ends when the next begins never overlaps it."""
-    steps: list[TimelineStep] = []
-    for index, fault in enumerate(faults):
-        steps.append(TimelineStep(float(fault.at_s), "apply", index, fault))
-        if fault.until_s is not None:
-            steps.append(TimelineStep(float(fault.until_s), "revert", index, fault))
-    return sorted(steps, key=lambda s: (s.at_s, 0 if s.verb == "revert" else 1, s.index))
 
 
 class RealtimePlayer:

@@ -1,15 +1,16 @@
 """The SimPy twin of the booking path (DESIGN §1, §8; issue 5).
 
 `simulate(scenario, seed, overrides) -> RunEvidence` runs one scenario in virtual time and gathers
-what real mode gathers, judged by the same invariants and SLOs (`scenarios.sim_mode` writes the
+what real mode gathers, judged by the same invariants and SLOs (`cli.sim_mode` writes the
 run folder). The model runs the service's own flows — create, cancel, the reschedule saga,
 reads, the relay pass, the reconciler pass, all of `service.booking` and `service.relay`, with
 the policy core under them — as coroutines stepped by SimPy (`flow_driver`) on the twin's ports,
 against the fake provider's own fault rules and latency models (`fakes.calendar`) and the load's
-own request streams (`scenarios.workload`). It adds timing and capacity, never decisions.
+own request streams (`contract.workload`). It adds timing and capacity, never decisions.
 Modules, one job each:
 
-- `config`: the service's settings as real mode reads them; the twin's service-time parameters;
+- `service_settings`: a scenario's settings as the service reads them (the one list of their
+  names); `config`: the twin's service-time parameters;
 - `components`: one seeded RNG per component; `queueing`: FIFO c-server queues, computed;
 - `network`, `provider`, `calendar_link`, `calendar_client`: the provider behind the toxics,
   one attempt at a time, and the service's calendar client over that path;
@@ -21,13 +22,13 @@ Modules, one job each:
   incarnations, crashes and restarts;
 - `clients`, `timeline`, `sampler`, `twin`: the load, the faults, the metrics, one run;
   `release`: a finished run freed at once, not left to the cyclic garbage collector;
-- `fast_paths`: byte-identical faster versions of shared per-request helpers;
-- `search_space`, `search`, `search_output`: `--search N`, fault timelines drawn and shrunk
-  by Hypothesis, the minimal failing one written to `scenarios/found/`.
+- `fast_paths`: byte-identical faster versions of shared per-request helpers.
 
-Sweeps, calibration and shrinking call `simulate` with plain data (a scenario, a seed, dotted
-`overrides` such as `load.rate_rps`, `settings.breaker_cooldown_s`, `faults`, `twin.cpu_create_ms`)
-and judge the evidence with `scenarios.evidence.compute_metrics` / `scenarios.invariants`.
+Capacity planning (`capacity/`: sweeps, calibration, search and shrinking) calls `simulate` with
+plain data (a scenario, a seed, dotted `overrides` such as `load.rate_rps`,
+`settings.breaker_cooldown_s`, `faults`, `twin.cpu_create_ms`) and judges the evidence with the
+run contract (`contract.evidence.compute_metrics`, `contract.invariants`). This package imports
+the service, `fakes` models and the run contract; never the runner, capacity planning or reports.
 """
 
 from sim.config import TwinParams, apply_overrides

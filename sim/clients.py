@@ -1,7 +1,7 @@
 """The load in virtual time: Locust-like users, the scripted same-key bursts and same-slot races.
 
 Mirrors `scenarios/locustfile.py`, `scenarios/real_mode._same_key_bursts` and `_same_slot_races`,
-drawing every request from `scenarios.workload.ClientStream`, so one seed sends the same keys,
+drawing every request from `contract.workload.ClientStream`, so one seed sends the same keys,
 slots and bodies in both modes. Users: `load.users` of them, client numbers 0..users-1, spawned at
 Locust's rate (`users * 10` per second); each runs its stream in a loop — draw the next request and
 its request id from the stream's RNG (as the Locust user does), send it, feed the answer back
@@ -26,16 +26,16 @@ from typing import Any
 
 import simpy
 
-from scenarios.evidence import (
+from contract.evidence import (
     ExternalState,
     Operation,
     Outcome,
     RequestRecord,
     classify_outcome,
 )
-from scenarios.pacing import user_request_due_s
-from scenarios.spec import Scenario
-from scenarios.workload import ClientStream, PlannedRequest, WorkloadConfig
+from contract.pacing import user_request_due_s
+from contract.spec import Scenario
+from contract.workload import ClientStream, PlannedRequest, WorkloadConfig
 from service.resilience.records import record_maker
 from sim.components import uuid4_text
 from sim.config import TwinParams
@@ -119,7 +119,7 @@ class LoadModel:
     # -- users -------------------------------------------------------------------------------
     def _user(self, client: int) -> Generator[Any, Any, None]:
         """One Locust user, paced like `scenarios/locustfile.py`: its request number k is due at
-        `scenarios.pacing.user_request_due_s` (t=0 is when every user is spawned, as in real
+        `contract.pacing.user_request_due_s` (t=0 is when every user is spawned, as in real
         mode); a user that is behind sends at once; none is due at or after the load's end."""
         env = self.env
         load = self.scenario.load
@@ -248,7 +248,7 @@ class LoadModel:
         return status, appointment_id, ended
 
     def _fingerprint(self, planned: PlannedRequest) -> str | None:
-        """The body's digest (`scenarios.workload.body_digest`), once per key and body."""
+        """The body's digest (`contract.workload.body_digest`), once per key and body."""
         key = planned.idempotency_key
         if key is None or planned.operation not in ("create", "replay"):
             return body_digest(planned.body)

@@ -1,32 +1,18 @@
-"""The twin's randomness: one `random.Random` per component, derived from the run seed.
+"""The twin's ids: the service's uuid4 text, drawn from a seeded `random.Random`.
 
-Components and their names: "network" (toxicity and jitter draws), "service-jitter" (the retry
-plan's backoff, per incarnation), "service-time" (CPU time spread, per incarnation), "ids"
-(appointment, hold and saga ids). Client streams seed themselves (`scenarios.workload`), and the
-provider's draws are keyed per call (`fakes.calendar.fault_rules`), exactly as in real mode.
-Derivation is SHA-256 of the JSON-encoded parts (`fakes.calendar.seeding.derive_rng`), never
-`hash()`, so every process and machine gets the same streams. Pure.
+The generator comes from the run contract's one seed derivation (`contract.seeds`: the "ids"
+component), like every other component's of the twin; the load's streams, the provider's keyed
+draws and the proxy's are seeded there too. Pure.
 """
 
 from __future__ import annotations
 
 import random
 
-from fakes.calendar.seeding import Part, derive_rng
-
 _CLEAR_VERSION = ~(0xF000 << 64)
 _CLEAR_VARIANT = ~(0xC000 << 48)
 _VERSION_4 = 4 << 76
 _VARIANT_RFC = 0x8000 << 48
-
-
-def component_rng(seed: int, component: str, *parts: Part) -> random.Random:
-    """The RNG of one component of a run seeded `seed`.
-
-    >>> component_rng(1, "network").random() == component_rng(1, "network").random()
-    True
-    """
-    return derive_rng(seed, "sim", component, *parts)
 
 
 def uuid4_text(bits: int) -> str:

@@ -1,13 +1,10 @@
-"""What the twin is configured by: the service's own settings, and the twin's service-time model.
+"""What the twin is configured by beyond the service's own settings: its service-time model.
 
-Owns two things and nothing else:
-- `service_settings(raw)`: a scenario's `settings:` read exactly as real mode passes them to the
-  service (as `REHEARSAL_*` variables through `service.settings.Settings.from_env`), so one
-  scenario file configures both modes with the same names, defaults, profiles and switches;
-- `TwinParams`: the costs the real service spends and the twin must be told (CPU per request,
-  database time, network round trips, restart time). They are uncalibrated defaults until
-  `--fit` (issue 5 §6) replaces them; `apply_overrides` lets sweeps and calibration set them with
-  `twin.<name>` keys beside `load.*` and `settings.*` ones.
+Owns `TwinParams`: the costs the real service spends and the twin must be told (CPU per request,
+database time, network round trips, restart time). They are uncalibrated defaults until `--fit`
+(issue 5 §6) replaces them; `apply_overrides` lets sweeps and calibration set them with
+`twin.<name>` keys beside `load.*` and `settings.*` ones. The service's settings themselves are
+read as the service reads them (`sim.service_settings`).
 
 Pure: no I/O, no clock, no randomness.
 """
@@ -19,14 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scenarios.spec import Scenario
-from service.settings import Protections, Settings
-
-#: Names a scenario's `settings:` may use: the service's fields, its profile and its switches.
-KNOWN_SETTINGS = frozenset(
-    {f.name for f in dataclasses.fields(Settings) if f.name != "protections"}
-    | {f"protect_{f.name}" for f in dataclasses.fields(Protections)}
-)
+from contract.spec import Scenario
 
 
 @dataclass(frozen=True)
@@ -77,29 +67,6 @@ class TwinParams:
             raise ValueError(f"twin.cpu_before_share must be <= 1 (got {self.cpu_before_share})")
 
 
-def service_settings(raw: Mapping[str, Any]) -> Settings:
-    """The service's `Settings` for a scenario's `settings:` mapping, parsed as real mode does.
-
-    Raises `service.settings.SettingsError` naming the variable when a value is unusable.
-    """
-    return Settings.from_env({f"REHEARSAL_{name.upper()}": _env_text(v) for name, v in raw.items()})
-
-
-def unknown_settings(raw: Mapping[str, Any]) -> list[str]:
-    """Setting names the service does not know (it ignores them, in both modes)."""
-    return sorted(name for name in raw if name not in KNOWN_SETTINGS)
-
-
-def _env_text(value: Any) -> str:
-    # The same text `scenarios.stack.settings_env` gives the real service (not imported: it
-    # belongs to the live stack and pulls in httpx and process management).
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
-    return str(value)
-
-
 def apply_overrides(
     scenario: Scenario, overrides: Mapping[str, Any] | None, params: TwinParams | None = None
 ) -> tuple[Scenario, TwinParams]:
@@ -109,7 +76,7 @@ def apply_overrides(
     (`load.rate_rps`, `settings.breaker_cooldown_s`, `drain_s`). The scenario is validated again,
     so a bad value fails with the scenario's own message.
 
-    >>> from scenarios.spec import parse_scenario
+    >>> from contract.spec import parse_scenario
     >>> s = parse_scenario("name: x\\ndescription: d\\nload: {rate_rps: 5, duration_s: 1}")
     >>> apply_overrides(s, {"load.rate_rps": 50, "twin.cpu_workers": 2})[0].load.rate_rps
     50.0

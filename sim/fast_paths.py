@@ -1,19 +1,19 @@
 """Byte-for-byte faster equivalents of shared helpers the twin calls once per request.
 
 The twin sends the same requests as real mode and writes the same records, so it calls the shared
-code (`scenarios.workload`, `fakes.calendar.schemas`) — but a few of those helpers are built for
+code (`contract.workload`, `fakes.calendar.schemas`) — but a few of those helpers are built for
 one call at a time and dominate a run of tens of thousands. Each function here returns exactly
 what the shared one does (`tests/sim/test_fast_paths.py` holds them equal) and falls back to it
 outside the shapes it knows:
-- `body_digest`: `scenarios.workload.body_digest` with one C JSON encoder built once, instead of
+- `body_digest`: `contract.workload.body_digest` with one C JSON encoder built once, instead of
   one `JSONEncoder` and one C encoder per call (what `json.dumps(**options)` does); a create
-  body of the workload's shape (`scenarios.workload.create_body`: six keys, two nested pairs,
+  body of the workload's shape (`contract.workload.create_body`: six keys, two nested pairs,
   text that JSON writes as is) is written by one f-string, in under half the encoder's time;
 - `iso_utc`: the ISO 8601 `Z` text pydantic writes for an aware UTC datetime (the fake's
   `event_to_json` builds a pydantic model per event); `written_as_iso_utc(text)`: whether a
   text parsed into a datetime is already that text, so it can stand for it unwritten;
 (Records are built with `service.resilience.records.record_maker`, shared with the service.)
-The load's own `ClientStream` is made fast where it lives (`scenarios.workload`), not overridden
+The load's own `ClientStream` is made fast where it lives (`contract.workload`), not overridden
 here: overriding its internals broke the first time its slot grid changed.
 Pure: no clock, no I/O, no randomness of its own.
 """
@@ -74,7 +74,7 @@ def _create_body_json(body: dict[str, Any]) -> str | None:
 
 
 def body_digest(body: dict[str, Any] | None) -> str | None:
-    """`scenarios.workload.body_digest(body)` (sha256 of the canonical JSON)."""
+    """`contract.workload.body_digest(body)` (sha256 of the canonical JSON)."""
     if body is None:
         return None
     if type(body) is dict:

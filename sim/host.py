@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from contract.seeds import component_rng
 from service.calendar.gateway import CalendarGateway
 from service.crash_points import CrashPoints
 from service.policies import Policies
@@ -35,7 +36,6 @@ from service.resilience.breaker import CircuitBreaker
 from service.settings import Settings
 from sim.calendar_client import SimCalendarClient
 from sim.calendar_link import CalendarLink
-from sim.components import component_rng
 from sim.config import TwinParams
 from sim.flow_driver import ServiceCrashed, SimTasks, drive
 from sim.memory_store import MemoryStore
@@ -45,7 +45,7 @@ from sim.timed_store import TimedStore
 from sim.timing import ServiceTiming
 
 if TYPE_CHECKING:
-    from scenarios.workload import PlannedRequest
+    from contract.workload import PlannedRequest
 
 
 class ServiceHost:

@@ -12,8 +12,8 @@ Toxics apply in the order they were added, each with probability `toxicity`.
 
 Simplified against the real proxy: the toxicity draw is per message, not per pooled connection,
 and `limit_data` counts per message, not per connection lifetime; calls already in flight when
-the proxy goes down finish as they would have. Randomness: one `random.Random` (the "network"
-component of the run seed); time: the caller's `now`.
+the proxy goes down finish as they would have. Randomness: one `random.Random` (the "proxy"
+component of the run seed, `contract.seeds`); time: the caller's `now`.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class NetworkPath:
         self._by_stream: dict[str, list[Any]] = {"upstream": [], "downstream": []}
 
     def add(self, index: int, fault: Any) -> None:
-        """Put a toxic (a `scenarios.spec` network fault) or `down` in force."""
+        """Put a toxic (a `contract.spec` network fault) or `down` in force."""
         if fault.action == "down":
             self.down = True
             return

@@ -23,6 +23,7 @@ from typing import Any
 
 import simpy
 
+from contract.evidence import ProviderCall, ProviderEvent
 from fakes.calendar.fault_rules import (
     NO_FAULT,
     Fault,
@@ -35,7 +36,6 @@ from fakes.calendar.latency import ConstantLatency, QueueLatency, servers_of
 from fakes.calendar.profile import RATE_FIELDS, FaultProfile
 from fakes.calendar.seeding import derive_uuid
 from fakes.calendar.store import EventDraft, EventStore
-from scenarios.evidence import ProviderCall, ProviderEvent
 from service.resilience.records import record_maker
 from sim.fast_paths import iso_utc
 from sim.queueing import FifoServers
@@ -128,7 +128,7 @@ class SimProvider:
             self._queue = FifoServers(servers) if servers is not None else None
 
     def reset_profile(self) -> None:
-        """The default profile: no faults, no latency, keys honoured, the run's seed."""
+        """The default profile: no faults, no latency, keys honoured, the run's provider seed."""
         self.set_profile(FaultProfile(seed=self.default_seed))
 
     # -- one call ----------------------------------------------------------------------------

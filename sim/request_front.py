@@ -4,7 +4,7 @@ Owns what `service/api/appointments.py` does around a flow, for the requests the
 read the key from the request (`service.booking.keys.resolve_key`, the route's own rule), build
 the command from the JSON body, call the service's flow, and turn its answer or refusal into what
 the client records — (status, appointment id, external state, replayed). Bodies come from the
-workload (`scenarios.workload`), already valid, so no schema validation is modelled; their text
+workload (`contract.workload`), already valid, so no schema validation is modelled; their text
 is taken as the API's models would normalize it (UUIDs and times as the workload writes them).
 Decides nothing: every answer is the flow's. Tenant: the service's default (the runner starts it
 without API keys).
@@ -27,7 +27,7 @@ from service.resilience.records import record_maker
 from service.settings import Settings
 
 if TYPE_CHECKING:
-    from scenarios.workload import PlannedRequest
+    from contract.workload import PlannedRequest
 
 #: What a client records of an answer: (HTTP status, appointment id, external state, replayed).
 Reply = tuple[int, str | None, str | None, bool]

@@ -14,7 +14,7 @@ from typing import Any
 
 import simpy
 
-from scenarios.evidence import BreakerState, MetricSample
+from contract.evidence import BreakerState, MetricSample
 from sim.host import ServiceHost
 
 SAMPLE_INTERVAL_S = 0.25

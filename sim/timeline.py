@@ -1,12 +1,12 @@
 """The fault timeline in virtual time: the same apply/revert steps real mode plays on the wall.
 
-Replays `scenarios.timeline.schedule(faults)` step by step at its `at_s`: a provider fault puts
-its profile in force (`ProviderFault.control_json`, the seed defaulting to the run's) and its
-revert restores the default profile; a network fault adds or removes a toxic on the path (or
-takes the proxy down); a crash arms the service's crash point for its nth passage. Records each
-fault's phase window as real mode does (`scenarios.timeline.phase_name`; a fault still in force
-at the end closes at the end of the run), merged by name with the spec's declared phases (the
-load shape's named steps among them), as `scenarios.real_mode` does.
+Replays `contract.fault_schedule.schedule(faults)` step by step at its `at_s`: a provider fault puts
+its profile in force (`ProviderFault.control_json`, the seed defaulting to the run's provider seed,
+`contract.seeds`) and its revert restores the default profile; a network fault adds or removes a
+toxic on the path (or takes the proxy down); a crash arms the service's crash point for its nth
+passage. Records each fault's phase window as real mode does (`contract.fault_schedule.phase_name`;
+a fault still in force at the end closes at the end of the run), merged by name with the spec's
+declared phases (the load shape's named steps among them), as `scenarios.real_mode` does.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 
 import simpy
 
+from contract.evidence import Phase
+from contract.fault_schedule import phase_name, schedule
+from contract.spec import CrashFault, NetworkFault, ProviderFault, Scenario
 from fakes.calendar.profile import FaultProfile
-from scenarios.evidence import Phase
-from scenarios.spec import CrashFault, NetworkFault, ProviderFault, Scenario
-from scenarios.timeline import phase_name, schedule
 from sim.host import ServiceHost
 from sim.network import NetworkPath
 from sim.provider import SimProvider
@@ -32,14 +32,14 @@ class TimelinePlayer:
         self,
         env: simpy.Environment,
         scenario: Scenario,
-        seed: int,
+        provider_seed: int,
         provider: SimProvider,
         network: NetworkPath,
         host: ServiceHost,
     ) -> None:
         self.env = env
         self.scenario = scenario
-        self.seed = seed
+        self.provider_seed = provider_seed
         self.provider = provider
         self.network = network
         self.host = host
@@ -60,7 +60,9 @@ class TimelinePlayer:
 
     def _apply(self, fault: Any, index: int) -> None:
         if isinstance(fault, ProviderFault):
-            self.provider.set_profile(FaultProfile.model_validate(fault.control_json(self.seed)))
+            self.provider.set_profile(
+                FaultProfile.model_validate(fault.control_json(self.provider_seed))
+            )
         elif isinstance(fault, NetworkFault):
             self.network.add(index, fault)
         elif isinstance(fault, CrashFault):

@@ -24,14 +24,16 @@ from typing import Any
 
 import simpy
 
-from scenarios.evidence import (
+from contract.evidence import (
     AppointmentState,
     AppointmentStatus,
     ExternalState,
     RunEvidence,
     attempts_per_request,
 )
-from scenarios.spec import Scenario
+from contract.invariants import retry_bound
+from contract.seeds import component_rng, derive_seed
+from contract.spec import Scenario
 from service.booking.model import isoformat_utc
 from service.resilience.lifecycle import AppointmentStatus as ServiceStatus
 from service.resilience.lifecycle import ExternalState as ServiceExternal
@@ -39,13 +41,13 @@ from service.resilience.records import record_maker
 from service.settings import Settings
 from sim.calendar_link import CalendarLink
 from sim.clients import LoadModel
-from sim.components import component_rng
-from sim.config import TwinParams, apply_overrides, service_settings, unknown_settings
+from sim.config import TwinParams, apply_overrides
 from sim.host import ServiceHost
 from sim.network import NetworkPath
 from sim.provider import SIM_EPOCH, SimProvider
 from sim.release import release_run
 from sim.sampler import MetricSampler
+from sim.service_settings import service_settings, unknown_settings
 from sim.timeline import TimelinePlayer
 
 # The service's lifecycle enums → the evidence's (same values), by member: no `.value` per row.
@@ -75,7 +77,7 @@ def simulate(
     `seed` defaults to the scenario's own; `overrides` are dotted keys (`load.rate_rps`,
     `settings.retry_max_attempts`, `twin.cpu_create_ms`, see `sim.config.apply_overrides`).
 
-    >>> from scenarios.spec import parse_scenario
+    >>> from contract.spec import parse_scenario
     >>> s = parse_scenario("name: t\\ndescription: d\\nload: {rate_rps: 20, users: 2, duration_s: 1}")
     >>> evidence = simulate(s, seed=3)
     >>> len(evidence.requests), {r.outcome.value for r in evidence.requests}
@@ -100,12 +102,14 @@ def simulate_run(
     ]
     run_s = scenario.run_s
     env = simpy.Environment()
-    provider = SimProvider(env, seed)
-    network = NetworkPath(params.provider_rtt_ms / 2000.0, component_rng(seed, "network"))
+    # Every component's seed from the run seed, as real mode derives them (`contract.seeds`).
+    provider_seed = derive_seed(seed, "provider")
+    provider = SimProvider(env, provider_seed)
+    network = NetworkPath(params.provider_rtt_ms / 2000.0, component_rng(seed, "proxy"))
     link = CalendarLink(env, network, provider, params, SIM_EPOCH.timestamp())
     host = ServiceHost(env, settings, params, link, seed)
     load = LoadModel(env, scenario, seed, host, params)
-    timeline = TimelinePlayer(env, scenario, seed, provider, network, host)
+    timeline = TimelinePlayer(env, scenario, provider_seed, provider, network, host)
     sampler = MetricSampler(env, host, run_s)
     with _collector_paused(), _service_logs_quiet():
         env.run(until=run_s)
@@ -149,7 +153,7 @@ def _evidence(
         appointments=tuple(_appointments(host)),
         phases=tuple(timeline.phases(run_s)),
         samples=tuple(sampler.samples),
-        retry_bound=settings.retry_max_attempts * (1 + settings.outbox_max_attempts),
+        retry_bound=retry_bound(settings.retry_max_attempts, settings.outbox_max_attempts),
         calendar_attempts=attempts_per_request(provider.create_calls(), records),
         dead_lettered=host.memory.dead_lettered,
     )

@@ -1,7 +1,7 @@
 """A small but real run folder, written the way the runner writes one (docs/run_folder.md).
 
-Two scenarios, parsed from YAML with `scenarios.spec.parse_scenario`, judged with
-`scenarios.results.judge_scenario` and written with `write_jsonl` / `write_results`:
+Two scenarios, parsed from YAML with `contract.spec.parse_scenario`, judged with
+`contract.results.judge_scenario` and written with `write_jsonl` / `write_results`:
 
 - `healthy`: 6 s of mixed load on a healthy provider; every check holds.
 - `outage`: 10 s at 40 rps with a provider outage from 2 to 5 s. The breaker opens, requests
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from scenarios.evidence import (
+from contract.event_log import write_jsonl
+from contract.evidence import (
     AppointmentState,
     AppointmentStatus,
     BreakerState,
@@ -34,10 +35,9 @@ from scenarios.evidence import (
     ProviderEvent,
     RequestRecord,
     RunEvidence,
-    write_jsonl,
 )
-from scenarios.results import RunInfo, build_results, judge_scenario, write_results
-from scenarios.spec import Scenario, parse_scenario
+from contract.results import RunInfo, build_results, judge_scenario, write_results
+from contract.spec import Scenario, parse_scenario
 
 HEALTHY_YAML = """\
 name: healthy

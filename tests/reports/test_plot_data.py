@@ -6,10 +6,10 @@ import math
 
 import pandas as pd
 
+from contract.evidence import Phase
 from reports.capacity_data import CapacitySLO, knees, read_calibration
 from reports.dependency_plots import breaker_segments, provider_call_rates
 from reports.request_plots import latency_slos, outcome_rates, retries_per_request, rolling_latency
-from scenarios.evidence import Phase
 from tests.reports.run_fixture import write_calibration, write_sweep
 
 
@@ -117,6 +117,25 @@ def test_a_rate_whose_load_was_not_delivered_is_past_the_knee(tmp_path) -> None:
     )
     frame = knees(rate_sweep(read_sweep(path)), CapacitySLO())
     assert frame[["knee_rps", "first_breach_rps"]].values.tolist() == [[300.0, 400.0]]
+
+
+def test_a_sweep_that_carries_its_verdict_is_judged_by_it_not_by_the_report_gates(tmp_path) -> None:
+    from reports.capacity_data import rate_sweep, read_sweep
+
+    # The twin's sweeps write each point's SLO verdict (the scenario's own SLOs): the knee is
+    # where that verdict breaks, the one knees.json has, whatever --slo-p95-ms the report draws.
+    path = tmp_path / "sweep.csv"
+    path.write_text(
+        "config,rate_rps,p50_ms,p95_ms,p99_ms,success_rate,backlog_max,retries_per_request,"
+        "achieved_rps,slo_passed,failed_slos\n"
+        "c,100,5,400,500,1.0,0,0,100,true,\n"  # p95 over the report's 300 ms: the sweep's SLO held
+        "c,200,5,420,500,1.0,0,0,200,true,\n"
+        "c,300,5,20,30,1.0,0,0,300,false,outbox.backlog_final == 0\n"  # a gate the report lacks
+    )
+    frame = knees(rate_sweep(read_sweep(path)), CapacitySLO())
+    assert frame[["knee_rps", "first_breach_rps", "judged_by"]].values.tolist() == [
+        [200.0, 300.0, "sweep"]
+    ]
 
 
 def test_calibration_error_is_sim_against_real(tmp_path) -> None:

@@ -13,10 +13,10 @@ import matplotlib.image
 import numpy as np
 from PIL import Image
 
+from contract.evidence import Phase
+from contract.results import RunInfo, build_results, write_results
 from reports.render import render_comparison, render_report
 from reports.run_data import load_run
-from scenarios.evidence import Phase
-from scenarios.results import RunInfo, build_results, write_results
 from tests.reports.conftest import Rendered
 
 SCENARIO_PLOTS = ("latency", "outcomes", "provider", "breaker", "outbox", "retries")

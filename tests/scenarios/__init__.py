@@ -1,1 +1,1 @@
-"""Tests of `scenarios/`: scenario files, evidence, invariants, SLO assertions, results."""
+"""Tests of `scenarios/`: the catalog and the real-mode runner (stack, player, collectors)."""

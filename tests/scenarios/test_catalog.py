@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scenarios.spec import CRASH_POINTS, CrashFault, NetworkFault, ProviderFault, load_catalog
+from contract.spec import CRASH_POINTS, CrashFault, NetworkFault, ProviderFault, load_catalog
+from sim.service_settings import settings_problems
 
 CATALOG = Path(__file__).resolve().parents[2] / "scenarios" / "catalog"
 
 
 def test_the_whole_catalog_loads_with_unique_names() -> None:
-    names = [s.name for s in load_catalog(CATALOG)]
+    # With its settings checked against the service, as the command line loads it.
+    names = [s.name for s in load_catalog(CATALOG, settings_problems)]
+    assert load_catalog(CATALOG.parent / "negative", settings_problems)
     assert len(names) == len(set(names)) == len(list(CATALOG.glob("*.yaml")))
     assert {
         "healthy",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from contract.evidence import Operation, Outcome, RunEvidence, compute_metrics
 from scenarios.collect import parse_prometheus
-from scenarios.evidence import Operation, Outcome, RunEvidence, compute_metrics
 from scenarios.records import request_records
-from scenarios.stack import settings_env
 
 
 def _row(**over):
@@ -54,15 +53,6 @@ def test_an_unexpected_status_counts_against_success_rate():
     assert metrics["requests"]["success_rate"] == 0.5
 
 
-def test_settings_env():
-    env = settings_env({"deadline_ms": 300, "outbox_schedule_s": [0.5, 1], "relay_enabled": False})
-    assert env == {
-        "REHEARSAL_DEADLINE_MS": "300",
-        "REHEARSAL_OUTBOX_SCHEDULE_S": "0.5,1",
-        "REHEARSAL_RELAY_ENABLED": "0",
-    }
-
-
 def test_parse_prometheus_sums_labels():
     text = (
         "# HELP calendar_calls_total x\n"
@@ -75,9 +65,9 @@ def test_parse_prometheus_sums_labels():
 
 
 def test_step_notes_give_each_ramp_step_its_p95_and_rate():
-    from scenarios.evidence import Phase
-    from scenarios.spec import parse_scenario
-    from scenarios.step_notes import step_notes
+    from contract.evidence import Phase
+    from contract.spec import parse_scenario
+    from contract.step_notes import step_notes
 
     scenario = parse_scenario(
         """

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.results import validate_results
+from contract.results import validate_results
 
 pytestmark = pytest.mark.integration
 

@@ -1,11 +1,12 @@
-"""The fault timeline: schedule order, and the real-time player applying and reverting."""
+"""The fault timeline's real-time player: applying and reverting on time, reverting on stop."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from scenarios.timeline import RealtimePlayer, schedule
+from contract.fault_schedule import schedule
+from scenarios.timeline import RealtimePlayer
 
 
 @dataclass
@@ -15,17 +16,6 @@ class F:
     action: str = "latency"
     target: str = "network"
     phase: str | None = None
-
-
-def test_schedule_orders_by_time_with_reverts_first_on_ties():
-    steps = schedule([F(0, 1), F(1, None, phase="later"), F(0.5, 1)])
-    assert [(s.at_s, s.verb, s.index) for s in steps] == [
-        (0.0, "apply", 0),
-        (0.5, "apply", 2),
-        (1.0, "revert", 0),
-        (1.0, "revert", 2),
-        (1.0, "apply", 1),
-    ]
 
 
 class Recorder:

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scenarios.sim_mode import run_one_sim
-from scenarios.spec import load_catalog
+from cli.sim_mode import run_one_sim
+from contract.spec import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["duplicate", "outage", "ambiguous_commit_network", "crash_relay_after_calendar"]

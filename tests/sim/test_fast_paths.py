@@ -9,9 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fakes.calendar.schemas import event_to_json
-from fakes.calendar.store import Event, EventDraft
-from scenarios.evidence import (
+from contract.evidence import (
     AppointmentState,
     AppointmentStatus,
     ExternalState,
@@ -20,7 +18,9 @@ from scenarios.evidence import (
     ProviderCall,
     RequestRecord,
 )
-from scenarios.workload import ClientStream, WorkloadConfig, body_digest
+from contract.workload import ClientStream, WorkloadConfig, body_digest
+from fakes.calendar.schemas import event_to_json
+from fakes.calendar.store import Event, EventDraft
 from service.resilience.records import record_maker
 from sim import fast_paths
 from sim.components import uuid4_text

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from scenarios.evidence import BreakerState, Outcome, RunEvidence, compute_metrics, percentile
-from scenarios.invariants import check_invariants
-from scenarios.spec import Scenario, load_catalog, parse_scenario
+from contract.evidence import BreakerState, Outcome, RunEvidence, compute_metrics, percentile
+from contract.invariants import check_invariants
+from contract.spec import Scenario, load_catalog, parse_scenario
 from sim import apply_overrides, simulate, simulate_run
 
 CATALOG = {

@@ -13,22 +13,23 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.pacing import user_request_due_s
+from contract.seeds import component_rng
+from contract.spec import parse_scenario
 from fakes.calendar.fault_rules import Fault, Operation, decide_fault
 from fakes.calendar.profile import FaultProfile
 from fakes.calendar.provider import FakeCalendar
 from fakes.calendar.schemas import event_to_json
 from fakes.calendar.store import EventDraft
-from scenarios.pacing import user_request_due_s
-from scenarios.spec import parse_scenario
 from service.calendar.contract import EventSpec
 from service.resilience.outcomes import OutcomeKind
 from service.settings import SettingsError
 from sim.calendar_client import SimCalendarClient
 from sim.calendar_link import CalendarLink, Confirmation
-from sim.components import component_rng
-from sim.config import TwinParams, apply_overrides, service_settings, unknown_settings
+from sim.config import TwinParams, apply_overrides
 from sim.network import NEVER, NetworkPath
 from sim.provider import ProviderRequest, SimProvider
+from sim.service_settings import service_settings, unknown_settings
 
 START = datetime(2030, 1, 7, 8, tzinfo=UTC)
 
@@ -46,7 +47,7 @@ def one_call(
     env = simpy.Environment()
     provider = SimProvider(env, 1)
     provider.set_profile(FaultProfile.model_validate({"seed": 1, **profile}))
-    network = NetworkPath(0.0005, component_rng(1, "network"))
+    network = NetworkPath(0.0005, component_rng(1, "proxy"))
     for index, fault in enumerate(toxics.values()):
         network.add(index, fault)
     link = CalendarLink(env, network, provider, TwinParams())
@@ -116,7 +117,7 @@ def test_toxics_reset_blackhole_and_delay() -> None:
     assert kind is OutcomeKind.AMBIGUOUS and provider.store.all() == [] and now == 0.25
     kind, _, now = one_call({}, create("k1"), a=fault("latency", latency=100))
     assert kind is OutcomeKind.OK and now == pytest.approx(0.101)
-    path = NetworkPath(0.0, component_rng(1, "network"))
+    path = NetworkPath(0.0, component_rng(1, "proxy"))
     path.add(0, fault("timeout"))
     assert path.cross("downstream", 1.0, 100).fails_at == NEVER
     path.add(1, fault("down"))
@@ -154,7 +155,7 @@ def test_docstring_examples(name: str) -> None:
 def test_events_show_their_times_as_the_fake_writes_them_whatever_text_the_body_had() -> None:
     env = simpy.Environment()
     provider = SimProvider(env, 1)
-    network = NetworkPath(0.0005, component_rng(1, "network"))
+    network = NetworkPath(0.0005, component_rng(1, "proxy"))
     client = SimCalendarClient(CalendarLink(env, network, provider, TwinParams()))
     for number, (start, end) in enumerate(
         [

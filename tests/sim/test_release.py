@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.spec import load_catalog
+from contract.spec import load_catalog
 from service.booking.model import Appointment
 from sim import simulate
 from sim.host import ServiceHost

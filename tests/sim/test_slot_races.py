@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scenarios.evidence import RunEvidence
-from scenarios.invariants import check_invariants
-from scenarios.results import RunInfo, build_results, validate_results
-from scenarios.sim_mode import run_all_sim
-from scenarios.spec import Scenario, load_catalog, load_scenario, parse_scenario
-from scenarios.workload import ClientStream, body_digest
+from cli.sim_mode import run_all_sim
+from contract.evidence import RunEvidence
+from contract.invariants import check_invariants
+from contract.results import RunInfo, build_results, validate_results
+from contract.spec import Scenario, load_catalog, load_scenario, parse_scenario
+from contract.workload import ClientStream, body_digest
 from sim import apply_overrides, simulate
 from sim.clients import workload_config
 

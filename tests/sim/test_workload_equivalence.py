@@ -1,4 +1,4 @@
-"""The fast request streams (`scenarios.workload`) send exactly what the plain ones did
+"""The fast request streams (`contract.workload`) send exactly what the plain ones did
 (`workload_reference`): the same requests, in the same order, for any mix, ratios, client and
 feedback, so real and sim event logs keep their digests."""
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scenarios import workload
-from scenarios.workload import ClientStream, WorkloadConfig
+from contract import workload
+from contract.workload import ClientStream, WorkloadConfig
 from tests.sim import workload_reference as reference
 
 MIXES = [

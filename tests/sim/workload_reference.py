@@ -1,4 +1,4 @@
-"""The load's request streams as `scenarios.workload` wrote them before it was made fast: the
+"""The load's request streams as `contract.workload` wrote them before it was made fast: the
 reference its fast version must equal request for request (`test_workload_equivalence.py`).
 
 Frozen on purpose: do not optimise or "fix" this copy; when the workload's behaviour changes,
@@ -11,14 +11,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from scenarios.workload import (
+from contract.seeds import component_rng
+from contract.workload import (
     MAX_CLIENTS,
     OPERATIONS,
     SLOT_EPOCH,
     SLOT_MINUTES,
     PlannedRequest,
     WorkloadConfig,
-    derive_seed,
 )
 
 
@@ -52,7 +52,7 @@ class ClientStream:
             raise ValueError(f"client number must be in 0..{MAX_CLIENTS - 1} (got {client})")
         self.config = config
         self.client = client
-        self.rng = random.Random(derive_seed(config.seed, config.scenario, "client", client))
+        self.rng = component_rng(config.seed, "workload", config.scenario, client)
         self.index = 0
         self._creates: list[PlannedRequest] = []
         # Live appointments this client holds, with their slots (insertion order = creation order).

@@ -1,0 +1,1 @@
+"""Tests of `capacity/`: sweeps and knees, search and shrinking, calibration and fitting."""

@@ -1,0 +1,1 @@
+"""Tests of `cli/`: the command line of run_scenarios.py and its sim-mode run."""

@@ -1,0 +1,1 @@
+"""Tests of `contract/`: the scenario spec, workload, evidence, judges, results and schedule."""
