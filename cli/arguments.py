@@ -42,6 +42,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--db-url", default=None, help="the service's database (default: SQLite)")
     parser.add_argument("--api-key", default=None, help="bearer key for the service under test")
     add_planning_args(parser)
+    agreement = parser.add_argument_group("mode agreement (does the twin give the live answer?)")
+    agreement.add_argument(
+        "--compare-modes",
+        action="store_true",
+        help="run the scenarios in the twin once and --real-runs times live (same seed), print "
+        "each count against the real median, exit 1 when a scenario disagrees",
+    )
+    agreement.add_argument(
+        "--real-runs", type=int, default=3, metavar="N", help="live runs to take the median of"
+    )
+    agreement.add_argument(
+        "--from-results",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        help="with --compare-modes: compare results files already written (one sim, the rest "
+        "real) instead of running",
+    )
     parser.add_argument(
         "--search",
         type=int,
@@ -53,6 +72,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.seed is not None and args.seed < 0:
         parser.error(f"--seed must be >= 0 (got {args.seed})")
+    if args.real_runs < 1:
+        parser.error(f"--real-runs must be >= 1 (got {args.real_runs})")
+    if args.from_results and not args.compare_modes:
+        parser.error("--from-results goes with --compare-modes")
+    for path in args.from_results or ():
+        if not path.is_file():
+            parser.error(f"--from-results: no such file {path}")
     if args.search is not None and (
         args.search < 1 or args.mode != "sim" or len(args.scenario) != 1
     ):

@@ -68,6 +68,15 @@ def main(argv: list[str]) -> int:
         return run_search_command(
             scenario, args.search, args.seed, ROOT / "scenarios" / "found", _progress, command
         )
+    if args.compare_modes and args.from_results:
+        from cli.compare_modes import compare_files, report
+
+        try:
+            chosen = choose_scenarios(args.scenario, "sim") if args.scenario else []
+            return report(compare_files(args.from_results, chosen), None)
+        except (ScenarioError, ValueError) as exc:
+            print(f"run_scenarios.py: {exc}", file=sys.stderr)
+            return 2
     try:
         if args.list:
             for scenario in load_catalog(CATALOG, settings_problems):
@@ -92,6 +101,19 @@ def main(argv: list[str]) -> int:
     print(
         f"rehearsal run {run_id}: {len(scenarios)} scenario(s), mode {args.mode}, folder {run_dir}"
     )
+    if args.compare_modes:
+        from cli.compare_modes import run_compare_modes
+
+        try:
+            return run_compare_modes(args, scenarios, run_dir, _progress)
+        except HarnessError as exc:
+            print(f"\nrun_scenarios.py: the harness could not run: {exc}", file=sys.stderr)
+            return 2
+        except (KeyboardInterrupt, TerminationRequested):
+            print(
+                "\nrun_scenarios.py: interrupted; every child process was stopped", file=sys.stderr
+            )
+            return 2
     try:
         if args.mode == "sim":
             from cli.sim_mode import run_all_sim

@@ -25,6 +25,7 @@ import jsonschema
 from contract.assertions import AssertionResult, evaluate_assertions
 from contract.event_log import write_atomic
 from contract.evidence import RunEvidence, compute_metrics
+from contract.fault_reach import fault_reach, reach_verdict
 from contract.invariants import InvariantResult, check_invariants
 from contract.spec import Scenario
 
@@ -64,17 +65,22 @@ def judge_scenario(
     them); digest is the sha256 of the event log's bytes (what `write_jsonl` returned).
     """
     metrics = compute_metrics(evidence)
+    invariants = check_invariants(evidence, scenario.invariant_names())
+    reach = fault_reach(scenario.faults, evidence)
+    if reach:
+        invariants.append(reach_verdict(reach))
     return scenario_entry(
         name=scenario.name,
         mode=evidence.mode,
         seed=evidence.seed,
         duration_s=duration_s,
         metrics=metrics,
-        invariants=check_invariants(evidence, scenario.invariant_names()),
+        invariants=invariants,
         assertions=evaluate_assertions(scenario.assertions(), evidence, metrics),
         event_log=event_log,
         time_series=time_series,
         digest=digest,
+        fault_phases=[phase.as_json() for phase in reach],
     )
 
 
@@ -90,9 +96,10 @@ def scenario_entry(
     event_log: str,
     time_series: str | None,
     digest: str,
+    fault_phases: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """One entry of `scenarios`, from already computed metrics and verdicts."""
-    return {
+    entry = {
         "name": name,
         "mode": mode,
         "seed": seed,
@@ -105,6 +112,9 @@ def scenario_entry(
         "time_series": time_series,
         "digest": digest,
     }
+    if fault_phases:
+        entry["fault_phases"] = [dict(phase) for phase in fault_phases]
+    return entry
 
 
 def build_results(run: RunInfo, scenarios: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

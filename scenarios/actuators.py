@@ -23,7 +23,7 @@ class LiveActuator:
         toxiproxy: ToxiproxyClient,
         provider_url: str,
         provider_seed: int,  # the scenario's `provider` seed (`contract.seeds`)
-        arm_crash: Any = None,  # callable(point, nth) provided by the runner; None: crashes skipped
+        arm_crash: Any = None,  # callable(point, nth, restart_s) from the runner; None: skipped
     ) -> None:
         self.toxiproxy = toxiproxy
         self.provider_url = provider_url
@@ -51,7 +51,8 @@ class LiveActuator:
             if self.arm_crash is None:
                 self.notes.append(f"fault {index}: crash point skipped (no service of ours to arm)")
             else:
-                self.arm_crash(fault.params.point, fault.params.nth)
+                params = fault.params
+                self.arm_crash(params.point, params.nth, params.restart_s)
         else:  # pragma: no cover - the spec's union is closed
             raise TypeError(f"unknown fault {fault!r}")
 

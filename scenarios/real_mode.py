@@ -116,6 +116,7 @@ def run_scenario(
     notes.extend(player.errors)
     if supervisor is not None and supervisor.crashes:
         notes.append(f"service crashed {len(supervisor.crashes)}x at its crash point and restarted")
+        notes.extend(supervisor.late_restarts)
     duration_s = time.monotonic() - mono_start
     appointments = appointment_states(list_appointments(service_url, headers))
     events, calls, raw_calls = gather_provider(stack.provider_url, wall_start)
@@ -177,7 +178,8 @@ def _crash_armer(supervisor: ServiceSupervisor | None, url: str, headers: dict[s
     if supervisor is None:
         return None
 
-    def arm(point: str, nth: int) -> None:
+    def arm(point: str, nth: int, restart_s: float) -> None:
+        supervisor.restart_s = restart_s  # the crash keeps the service down this long
         response = httpx.post(
             f"{supervisor.url}/v1/admin/crash",
             json={"point": point, "nth": nth},

@@ -23,6 +23,7 @@ import random
 import signal
 import socket
 import sys
+import time
 from types import FrameType
 
 import uvicorn
@@ -145,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     if refusal is not None:
         print(f"python -m service: {refusal}", file=sys.stderr)
         return 2
+    hold_s = settings.listen_not_before - time.time()
+    if hold_s > 0:
+        # Booted (imports done); connections stay refused until then, as while it was down.
+        time.sleep(hold_s)
     try:
         sock = bind_listener(settings.host, settings.port)
     except OSError as exc:

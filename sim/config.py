@@ -46,7 +46,6 @@ class TwinParams:
     db_write_ms: float = 0.4
     db_single_writer: bool = True
     connect_refused_ms: float = 0.3
-    restart_s: float = 1.5
     client_timeout_s: float = 10.0
     spawn_rate_per_user: float = 10.0  # Locust -r: users * 10 per second
     burst_at_s: float = 0.05  # the scripted driver's barrier before a same-key burst

@@ -12,8 +12,8 @@ the relay runs `service.relay.outbox_relay.OutboxRelay.run_forever` and the reco
 process. A crash point (`service.crash_points.CrashPoints`, armed by the fault timeline for its
 nth passage) ends the incarnation like `kill -9`: every process of it is interrupted (a client
 sees its connection drop), nothing after the crash point runs, committed state stays. While down,
-new connections are refused; after `restart_s` a new incarnation starts and its relay finishes
-the work.
+new connections are refused; `restart_s` after the crash (the crash fault's, as in real mode) a
+new incarnation starts and its relay finishes the work.
 
 Randomness: per incarnation, derived from the run seed by component name (`sim.components`).
 """
@@ -79,6 +79,7 @@ class ServiceHost:
         self._inflight: dict[int, simpy.Process] = {}
         self._serial = 0
         self._processes: set[simpy.Process] = set()  # the incarnation's relay, reconciler, tasks
+        self.restart_s = 3.0  # how long a crash keeps it down (the armed crash fault's)
         self.start()
 
     # -- incarnations ------------------------------------------------------------------------
@@ -123,6 +124,12 @@ class ServiceHost:
     def _spawn(self, flow: Coroutine[Any, Any, None]) -> None:
         self._processes.add(self.env.process(_until_death(flow)))
 
+    def arm_crash(self, point: str, nth: int, restart_s: float) -> None:
+        """The fault timeline arms crash point `point` for its `nth` passage; the crash keeps
+        the service down for `restart_s`."""
+        self.crash_points.arm(f"{point}:{nth}")
+        self.restart_s = restart_s
+
     def crash(self) -> None:
         """kill -9: interrupt everything in flight, then restart after `restart_s`."""
         env = self.env
@@ -135,7 +142,7 @@ class ServiceHost:
             if process is not active and process.is_alive:
                 process.interrupt("crash")
         self._processes.clear()
-        restart = env.timeout(self.params.restart_s)
+        restart = env.timeout(self.restart_s)
         restart.callbacks.append(lambda _: self.start())
 
     def retire(self) -> None:

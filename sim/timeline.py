@@ -66,7 +66,8 @@ class TimelinePlayer:
         elif isinstance(fault, NetworkFault):
             self.network.add(index, fault)
         elif isinstance(fault, CrashFault):
-            self.host.crash_points.arm(f"{fault.params.point}:{fault.params.nth}")
+            params = fault.params
+            self.host.arm_crash(params.point, params.nth, params.restart_s)
         else:  # pragma: no cover - the spec's union is closed
             raise TypeError(f"unknown fault {fault!r}")
 

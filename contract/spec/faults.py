@@ -25,6 +25,7 @@ from pydantic import Field, field_validator, model_validator
 from contract.spec.base import (
     NonNegativeFloat,
     NonNegativeInt,
+    PositiveFloat,
     PositiveInt,
     Ratio,
     Slug,
@@ -56,6 +57,9 @@ class FaultWindow(SpecModel):
     at_s: NonNegativeFloat
     until_s: float | None = None
     phase: Slug | None = None
+    # False: the fault is not meant to touch the load's requests (it acts before or after
+    # them, or on the relay alone), so its phase need not reach any (`contract.fault_reach`).
+    reaches_requests: bool = True
 
     @model_validator(mode="after")
     def _check_window(self) -> FaultWindow:
@@ -221,10 +225,14 @@ class ProviderFault(FaultWindow):
 
 
 class CrashParams(SpecModel):
-    """Where the service kills itself (exit 137), and on which passage of that point."""
+    """Where the service kills itself (exit 137), on which passage of that point, and how long
+    it stays down: `restart_s` after the crash the restarted service takes connections again, in
+    both modes (the real runner starts the new process at once and it opens its port then; a
+    process that cannot boot that fast is noted, and comes back when it can)."""
 
     point: CrashPoint
     nth: PositiveInt = 1
+    restart_s: PositiveFloat = 3.0
 
 
 class CrashFault(FaultWindow):

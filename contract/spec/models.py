@@ -23,6 +23,9 @@ The YAML shape (every field but `name`, `description` and `load.duration_s` has 
     drain_s: 4
     slo: ["latency_ms.p95[phase=outage] < 50", "outbox.backlog_final == 0"]
     invariants: null                 # null: all of them; or a list of names
+    agreement:                       # only where the scenario is inherently timing-driven
+      reason: the downtime after a crash is the machine's boot time
+      tolerance: {requests.transport_error: {absolute: 8}}
 
 Times are seconds from the start of the load. Validated here: ranges, ratios in [0, 1], the
 timeline in time order and starting while the load runs, no two faults fighting over one knob at
@@ -38,6 +41,7 @@ from pydantic import AfterValidator, Field, model_validator
 from contract.assertions import AssertionSyntaxError, SloAssertion, parse_assertion
 from contract.evidence import Phase
 from contract.invariants import INVARIANT_NAMES
+from contract.mode_agreement import ABSOLUTE_SLACK, COUNTS, RELATIVE_SLACK, Tolerance
 from contract.spec.base import (
     NonNegativeFloat,
     NonNegativeInt,
@@ -165,6 +169,37 @@ SloExpression = Annotated[str, AfterValidator(_check_slo)]
 InvariantName = Annotated[str, AfterValidator(_check_invariant)]
 
 
+class CountTolerance(SpecModel):
+    """How far the twin's count may be from the real median: max(absolute, relative × median)."""
+
+    absolute: NonNegativeFloat = ABSOLUTE_SLACK
+    relative: NonNegativeFloat = RELATIVE_SLACK
+
+
+class Agreement(SpecModel):
+    """Where this scenario is inherently timing-driven: which counts the mode-agreement check
+    (`./run_scenarios.py --compare-modes`) lets differ more than max(3, 10%), and why."""
+
+    reason: Annotated[str, Field(min_length=10)]
+    tolerance: dict[str, CountTolerance]
+
+    @model_validator(mode="after")
+    def _known_counts(self) -> Agreement:
+        for count in self.tolerance:
+            if count not in COUNTS:
+                raise rule_error(
+                    f"'{count}' is not a compared count; use one of {', '.join(COUNTS)}",
+                    at=("tolerance", count),
+                )
+        return self
+
+    def tolerances(self) -> dict[str, Tolerance]:
+        return {
+            count: Tolerance(t.absolute, t.relative, self.reason)
+            for count, t in self.tolerance.items()
+        }
+
+
 class Scenario(SpecModel):
     """One scenario file, validated."""
 
@@ -178,6 +213,7 @@ class Scenario(SpecModel):
     drain_s: NonNegativeFloat = 5.0
     slo: list[SloExpression] = []
     invariants: list[InvariantName] | None = None
+    agreement: Agreement | None = None
 
     @property
     def run_s(self) -> float:

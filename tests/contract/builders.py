@@ -122,7 +122,10 @@ def clean_evidence(count: int = 6, resources: int = 2, replays: int = 2) -> RunE
             MetricSample(12.0, 0, BreakerState.CLOSED, 0, count),
         ),
         retry_bound=3,
-        calendar_attempts={r.request_id: 1 for r in requests if not r.replayed},
+        # The requests of the outage phase retried through it (and so met its fault).
+        calendar_attempts={
+            r.request_id: 2 if 2.0 <= r.start_s < 4.0 else 1 for r in requests if not r.replayed
+        },
         dead_lettered=0,
     )
 
