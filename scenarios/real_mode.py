@@ -27,7 +27,7 @@ from contract.invariants import retry_bound
 from contract.results import judge_scenario
 from contract.scenario_settings import settings_env
 from contract.seeds import derive_seed
-from contract.spec import NetworkFault, Scenario
+from contract.spec import CrashFault, NetworkFault, Scenario
 from contract.step_notes import step_notes
 from contract.workload import ClientStream, WorkloadConfig
 from scenarios.actuators import LiveActuator
@@ -87,6 +87,8 @@ def run_scenario(
         load.start()  # Locust imports and spawns while the service boots; t=0 once both are up
         if supervisor is not None:
             supervisor.wait_ready()
+            if any(isinstance(f, CrashFault) for f in scenario.faults):
+                supervisor.prepare_standby()  # booted before the load, to take over at a crash
         wall_start = load.go()
         mono_start = time.monotonic()
         sampler = MetricsSampler(lambda: stack.service_url(supervisor), wall_start, headers=headers)
@@ -179,7 +181,7 @@ def _crash_armer(supervisor: ServiceSupervisor | None, url: str, headers: dict[s
         return None
 
     def arm(point: str, nth: int, restart_s: float) -> None:
-        supervisor.restart_s = restart_s  # the crash keeps the service down this long
+        supervisor.restart_s = restart_s  # the standby opens the port this long after the crash
         response = httpx.post(
             f"{supervisor.url}/v1/admin/crash",
             json={"point": point, "nth": nth},

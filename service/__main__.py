@@ -24,6 +24,7 @@ import signal
 import socket
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -98,6 +99,21 @@ def warn_about_crash_arming(settings: Settings) -> None:
     )
 
 
+def wait_for_gate(gate: Path) -> None:
+    """Booted (imports done): wait until `gate` exists, then until the epoch second it holds.
+    Connections stay refused meanwhile, as while the crashed process was down. Ends with the
+    process when the runner stops it (SIGTERM) before the gate opens."""
+    while not gate.exists():
+        time.sleep(0.01)
+    try:
+        open_at = float(gate.read_text().strip())
+    except ValueError:
+        open_at = 0.0  # an unreadable gate opens at once
+    hold_s = open_at - time.time()
+    if hold_s > 0:
+        time.sleep(hold_s)
+
+
 def bind_listener(host: str, port: int) -> socket.socket:
     """The listening socket, bound before uvicorn starts so a taken port is a one-line error
     (and `--port 0` can report the port it got). Raises OSError with a readable message."""
@@ -146,10 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     if refusal is not None:
         print(f"python -m service: {refusal}", file=sys.stderr)
         return 2
-    hold_s = settings.listen_not_before - time.time()
-    if hold_s > 0:
-        # Booted (imports done); connections stay refused until then, as while it was down.
-        time.sleep(hold_s)
+    if settings.listen_gate:
+        wait_for_gate(Path(settings.listen_gate))
     try:
         sock = bind_listener(settings.host, settings.port)
     except OSError as exc:

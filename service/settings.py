@@ -100,10 +100,10 @@ class Settings:
     # Arming on a non-loopback bind lets anyone who reaches the port end the process; the entry
     # point refuses that combination unless this says it was meant (`crash_arming_refusal`).
     force_crash_arming_off_loopback: bool = False
-    # Epoch seconds before which the process does not open its port (0: at once). The scenario
-    # runner restarts a crashed service with it, so the downtime is the crash fault's
-    # `restart_s` whatever this machine's boot time (scenarios.stack.ServiceSupervisor).
-    listen_not_before: float = 0.0
+    # A file to wait for before opening the port (None: at once); it holds the epoch second to
+    # open at. The scenario runner boots a standby this way before a crash, so the downtime is
+    # the crash fault's `restart_s`, not this machine's boot time (scenarios.stack).
+    listen_gate: str | None = None
 
     def __post_init__(self) -> None:
         _check(
