@@ -17,9 +17,13 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from capacity.search import Found, SearchResult, Verdict, judge, search
+from contract.fault_reach import fault_reach
+from contract.fault_schedule import phase_name
 from contract.spec import Scenario, load_scenario, scenario_to_yaml
+from sim import simulate
 
 #: Fault kinds the live stack can apply (Toxiproxy toxics and switch, provider profiles, crash
 #: points armed through the service's admin API): everything the search draws.
@@ -46,7 +50,10 @@ def write_found(result: SearchResult, folder: Path, command: str | None = None) 
     folder.mkdir(parents=True, exist_ok=True)
     path = found_path(found, folder)
     described = found.scenario.model_copy(
-        update={"description": f"found by --search: fails {', '.join(found.verdict.failed)}"}
+        update={
+            "description": f"found by --search: fails {', '.join(found.verdict.failed)}",
+            "faults": _reach_declared(found.scenario),
+        }
     )
     body = scenario_to_yaml(described)
     path.write_text(_header(result, found, path, command) + body, encoding="utf-8")
@@ -57,6 +64,21 @@ def write_found(result: SearchResult, folder: Path, command: str | None = None) 
             f"{list(found.verdict.failed)}; keep the file and report it (the twin must repeat)"
         )
     return path
+
+
+def _reach_declared(scenario: Scenario) -> list[Any]:
+    """The faults, a fault whose phase touched no request in the twin marked so
+    (`reaches_requests: false`): a standing trait such as a provider that ignores keys injects
+    nothing a request meets, and the file must not fail the runner's reach check for it — the
+    search is about the service's invariants and SLOs, not the timeline's reach."""
+    reach = {phase.name: phase for phase in fault_reach(scenario.faults, simulate(scenario))}
+    marked = []
+    for index, fault in enumerate(scenario.faults):
+        phase = reach.get(phase_name(index, fault))
+        if phase is not None and not phase.reached:
+            fault = fault.model_copy(update={"reaches_requests": False})
+        marked.append(fault)
+    return marked
 
 
 def replay(path: Path) -> Verdict:
