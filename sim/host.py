@@ -175,13 +175,11 @@ class ServiceHost:
         between `enter` and `leave`; a crash interrupts it with `simpy.Interrupt` or, in the
         process that reached the crash point, `ServiceCrashed`)."""
         # The request's parsing CPU ends at `parsed`; its first transaction begins then — one
-        # wait for both (`TimedStore.not_before`), the flow reaching it before anything else runs.
+        # wait for both (`TimedStore.not_before`, kept for this process only).
         store = self.store
         store.not_before = self.timing.front_cpu(arrived, planned.operation)
-        try:
-            return (yield from drive(self.front.reply(planned, self.clock.epoch_s + arrived)))
-        finally:
-            store.not_before = 0.0
+        store.not_before_owner = self.env.active_process
+        return drive(self.front.reply(planned, self.clock.epoch_s + arrived))
 
 
 def _until_death(flow: Coroutine[Any, Any, None]) -> Generator[Any, Any, None]:

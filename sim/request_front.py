@@ -47,7 +47,12 @@ class RequestFront:
     async def reply(self, planned: PlannedRequest, started_at: float) -> Reply:
         """Answer `planned`, which reached the service at `started_at` (the service's clock)."""
         try:
-            answer = await self._answer(planned, started_at)
+            if planned.operation in CREATES:  # most requests: no second coroutine on the way
+                key = resolve_key(self.settings, planned.idempotency_key, None)
+                command = self._create_command(planned.body or {})
+                answer: Answer | None = await CreateFlow(self.ports).run(command, key, started_at)
+            else:
+                answer = await self._answer(planned, started_at)
         except BookingError as refusal:
             return refusal.status, None, None, False
         if answer is None:
@@ -57,10 +62,6 @@ class RequestFront:
     async def _answer(self, planned: PlannedRequest, started_at: float) -> Answer | None:
         operation = planned.operation
         ports = self.ports
-        if operation in CREATES:
-            key = resolve_key(self.settings, planned.idempotency_key, None)
-            command = self._create_command(planned.body or {})
-            return await CreateFlow(ports).run(command, key, started_at)
         if operation == "get":
             appointment_id = planned.path.rsplit("/", 1)[-1]
             return await read_flow.get_appointment(ports, self.tenant, appointment_id)

@@ -34,7 +34,8 @@ class _TimedTransaction(MemoryTransaction):
         env = timed.env
         now = env._now  # simpy 4's clock (the `now` property, without the call)
         ready = timed.not_before
-        if ready:  # a request's first transaction: it begins once the request has been parsed
+        if ready and timed.not_before_owner is env.active_process:
+            # A request's first transaction: it begins once the request has been parsed.
             timed.not_before = 0.0
             if ready > now:
                 now = ready
@@ -49,7 +50,7 @@ class TimedStore:
     current incarnation's `ServiceTiming` (`timing`: the host sets it at each start — a restart
     brings new queues)."""
 
-    __slots__ = ("env", "memory", "timing", "not_before")
+    __slots__ = ("env", "memory", "timing", "not_before", "not_before_owner")
 
     def __init__(
         self, env: simpy.Environment, memory: MemoryStore, timing: ServiceTiming | None = None
@@ -58,9 +59,11 @@ class TimedStore:
         self.memory = memory
         self.timing: ServiceTiming = timing  # type: ignore[assignment]
         # When the request about to begin its first transaction is ready for it (its parsing
-        # CPU done); 0: none. Set by the host just before it steps the request's flow, which
-        # reaches that transaction before anything else runs (`ServiceHost.serve`).
+        # CPU done; 0: none), and the process it runs in. Set by the host as it hands the
+        # request's flow to that process (`ServiceHost.serve`), whose first transaction takes it;
+        # a request that ends without one leaves it to be overwritten by the next.
         self.not_before = 0.0
+        self.not_before_owner: simpy.Process | None = None
 
     def write(self) -> MemoryTransaction:
         return _TimedTransaction(self, True)
