@@ -31,6 +31,13 @@ class LiveActuator:
         self.arm_crash = arm_crash
         self.notes: list[str] = []
         self._toxic_names: dict[int, str] = {}
+        # One client for the run: building one per step (an SSL context, a pool) took 150-400 ms
+        # on a busy machine, and a provider fault then came into force that late — the slow
+        # phase of slow_provider confirmed requests 0.4 s into it that the twin made PENDING.
+        self._http = httpx.Client(timeout=5, trust_env=False)
+
+    def close(self) -> None:
+        self._http.close()
 
     def apply(self, index: int, fault: Any) -> None:
         if isinstance(fault, DownFault):
@@ -67,10 +74,9 @@ class LiveActuator:
             self._put_profile({"seed": self.seed})
 
     def _put_profile(self, body: dict[str, Any]) -> None:
-        with httpx.Client(timeout=5) as client:
-            response = client.put(f"{self.provider_url}/_control/faults", json=body)
-            if response.status_code != 200:
-                raise RuntimeError(
-                    f"the provider refused the fault profile ({response.status_code}): "
-                    f"{response.text[:300]}"
-                )
+        response = self._http.put(f"{self.provider_url}/_control/faults", json=body)
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"the provider refused the fault profile ({response.status_code}): "
+                f"{response.text[:300]}"
+            )

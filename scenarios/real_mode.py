@@ -106,6 +106,7 @@ def run_scenario(
             _drain(scenario, sampler, player, mono_start, progress)
         finally:
             player.stop()
+            actuator.close()
             sampler.stop()
     finally:
         load.stop()

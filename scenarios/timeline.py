@@ -90,10 +90,11 @@ class RealtimePlayer:
     def _do(self, step: TimelineStep) -> None:
         try:
             if step.verb == "apply":
+                self.actuator.apply(step.index, step.fault)
+                # From when the fault is in force: the actuator's call has returned.
                 self.phases[step.index] = PhaseWindow(
                     phase_name(step.index, step.fault), self._elapsed()
                 )
-                self.actuator.apply(step.index, step.fault)
             else:
                 self.actuator.revert(step.index, step.fault)
                 window = self.phases.get(step.index)
